@@ -1,0 +1,97 @@
+"""The one image preprocessing function shared by training and serving.
+
+bytes -> decoded, EXIF-oriented RGB -> squashed to (size, size) with antialiased bilinear
+resampling -> uint8 array in 0-255. The model itself owns any further normalisation, so a
+training batch and a served request go through exactly these steps.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from contract.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO"})
+DEFAULT_MAX_PIXELS = 40_000_000  # ~ a 7300 x 5500 photo; far above any dermatoscope
+MIN_SIDE = 8
+RESAMPLING = Image.Resampling.BILINEAR  # PIL's bilinear filter antialiases when downscaling
+_ALPHA_BACKGROUND = (255, 255, 255)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode bytes into an upright PIL image, refusing bombs, odd formats and broken files."""
+    if not data:
+        raise InvalidImage("the image is empty (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow's own bomb check would raise before ours could name the limit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            image = _open_checked(data, max_pixels)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_limit
+    return ImageOps.exif_transpose(image)
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImage("the data is not a recognisable image") from error
+    if image.format not in ACCEPTED_FORMATS:
+        raise UnsupportedImageFormat(
+            f"image format {image.format!r} is not accepted; send one of {sorted(ACCEPTED_FORMATS)}"
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImage(f"image is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
+    try:
+        image.load()  # decode now, so truncation surfaces here and not mid-inference
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImage(f"the {image.format} data is truncated or corrupt") from error
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB without clipping high-bit-depth data."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return Image.fromarray(_rescale_to_uint8(np.asarray(image))).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_ALPHA_BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _rescale_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    # 16-bit PNG/TIFF data arrive as I;16 or I; a plain convert("L") would clip them to 255.
+    is_float = pixels.dtype.kind == "f"
+    pixels = pixels.astype(np.float64)
+    if is_float and pixels.max(initial=0.0) <= 1.0 and pixels.min(initial=0.0) >= 0.0:
+        full_scale = 1.0
+    elif pixels.max(initial=0.0) > 255:
+        full_scale = 65535.0
+    else:
+        full_scale = 255.0
+    return np.clip(np.rint(pixels * (255.0 / full_scale)), 0, 255).astype(np.uint8)
+
+
+def resize_for_model(image: Image.Image, image_size: int) -> np.ndarray:
+    """Squash the whole field of view to (image_size, image_size, 3) uint8."""
+    resized = to_rgb(image).resize((image_size, image_size), RESAMPLING)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def preprocess_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """bytes -> (image_size, image_size, 3) uint8 RGB, the model's input before batching."""
+    return resize_for_model(decode_image(data, max_pixels), image_size)

@@ -1,0 +1,80 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from contract.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
+from contract.preprocessing import decode_image, preprocess_image, to_rgb
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def test_output_is_square_uint8_rgb_in_0_255():
+    pixels = preprocess_image(encode(Image.new("RGB", (200, 150), (250, 10, 128)), "PNG"), 64)
+    assert pixels.shape == (64, 64, 3)
+    assert pixels.dtype == np.uint8
+    assert tuple(pixels[32, 32]) == (250, 10, 128)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (40, 20), (0, 0, 0))
+    image.paste((255, 0, 0), (0, 0, 20, 20))  # red on the left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": left half ends up on top
+    upright = decode_image(encode(image, "JPEG", exif=exif, quality=95))
+    assert upright.size == (20, 40)
+    top, bottom = np.asarray(upright)[5, 10], np.asarray(upright)[35, 10]
+    assert top[0] > 200 > bottom[0]
+
+
+def test_sixteen_bit_grey_is_rescaled_not_clipped():
+    grey = Image.fromarray(np.full((16, 16), 32768, dtype=np.uint16))
+    pixels = preprocess_image(encode(grey, "PNG"), 16)
+    assert pixels[0, 0].tolist() == [128, 128, 128]
+
+
+def test_transparent_pixels_become_white_background():
+    rgba = Image.new("RGBA", (16, 16), (255, 0, 0, 0))
+    assert preprocess_image(encode(rgba, "PNG"), 16)[0, 0].tolist() == [255, 255, 255]
+    assert to_rgb(Image.new("LA", (4, 4), (0, 255))).getpixel((0, 0)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "1", "I"])
+def test_every_common_mode_becomes_rgb(mode):
+    fmt = "JPEG" if mode == "CMYK" else "TIFF"
+    pixels = preprocess_image(encode(Image.new(mode, (30, 20)), fmt), 24)
+    assert pixels.shape == (24, 24, 3)
+
+
+def test_empty_and_garbage_bytes_are_invalid():
+    with pytest.raises(InvalidImage, match="empty"):
+        preprocess_image(b"", 32)
+    with pytest.raises(InvalidImage, match="not a recognisable image"):
+        preprocess_image(b"hello, this is text", 32)
+
+
+def test_truncated_jpeg_is_invalid():
+    data = encode(Image.effect_noise((300, 300), 50).convert("RGB"), "JPEG")
+    with pytest.raises(InvalidImage, match="truncated or corrupt"):
+        preprocess_image(data[: len(data) // 2], 32)
+
+
+def test_unsupported_format_is_named():
+    with pytest.raises(UnsupportedImageFormat, match="'ICO'"):
+        preprocess_image(encode(Image.new("RGB", (32, 32)), "ICO"), 32)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    data = encode(Image.new("1", (10_000, 10_000)), "PNG")  # tiny file, 1e8 pixels
+    with pytest.raises(ImageTooLarge, match="100000000 pixels"):
+        preprocess_image(data, 32, max_pixels=40_000_000)
+
+
+def test_tiny_images_are_refused():
+    with pytest.raises(InvalidImage, match="at least 8 pixels"):
+        preprocess_image(encode(Image.new("RGB", (4, 100)), "PNG"), 32)

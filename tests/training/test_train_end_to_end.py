@@ -1,0 +1,71 @@
+"""The issue's smoke run: a tiny real training run through the CLI, then evaluate and resume."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from contract.bundle import read_contract, read_thresholds
+from contract.schema import BundleFiles
+from training.cli import main
+
+pytestmark = pytest.mark.slow
+
+TINY_RUN = ["--weights", "none", "--limit", "200", "--image-size", "96", "--epochs-frozen", "1",
+            "--epochs-finetune", "1", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def trained(ham10000_dir, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run") / "bundle"
+    code = main(["train", "--data-dir", str(ham10000_dir), "--output-dir", str(output), *TINY_RUN])
+    assert code == 0
+    return output
+
+
+def test_training_writes_a_complete_consistent_bundle(trained):
+    contract = read_contract(trained)  # verifies every listed file's sha256
+    assert set(contract.files) == {BundleFiles.KERAS_MODEL, BundleFiles.LITERT_MODEL, BundleFiles.THRESHOLD,
+                                   BundleFiles.METRICS, BundleFiles.SPLIT_MANIFEST}
+    assert contract.input.image_size == 96 and contract.output.cam_grid == 3
+    thresholds = read_thresholds(trained)
+    assert thresholds.split == "validation"
+    assert thresholds.model_sha256 == contract.files[BundleFiles.KERAS_MODEL]
+    for plot in ("roc.png", "pr.png", "calibration.png", "confusion_matrix.png"):
+        assert (trained / plot).stat().st_size > 1000
+    manifest = pd.read_csv(trained / BundleFiles.SPLIT_MANIFEST)
+    assert manifest.groupby("lesion_id")["split"].nunique().max() == 1
+    assert not list(trained.glob(".*partial*"))
+
+
+def test_evaluate_on_training_data_scores_only_the_test_split(trained, ham10000_dir, tmp_path, capsys):
+    manifest = pd.read_csv(trained / BundleFiles.SPLIT_MANIFEST)
+    assert main(["evaluate", "--model-dir", str(trained), "--data-dir", str(ham10000_dir),
+                 "--metadata", str(trained / BundleFiles.SPLIT_MANIFEST), "--output-dir", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / BundleFiles.METRICS).read_text())
+    assert report["test"]["n"] == int((manifest["split"] == "test").sum())
+    assert "test split" in report["evaluated_on"]
+    bundle_metrics = json.loads((trained / BundleFiles.METRICS).read_text())["test"]
+    assert report["test"]["roc_auc"] == pytest.approx(bundle_metrics["roc_auc"], abs=1e-6)
+    assert "roc_auc" in capsys.readouterr().out
+
+
+def test_rerunning_resumes_from_finished_phases(trained, ham10000_dir, capsys):
+    assert main(["train", "--data-dir", str(ham10000_dir), "--output-dir", str(trained), *TINY_RUN]) == 0
+    out = capsys.readouterr().out
+    assert "phase 'frozen' already finished" in out and "phase 'finetune' already finished" in out
+
+
+def test_resuming_with_another_recipe_is_refused(trained, ham10000_dir):
+    args = ["train", "--data-dir", str(ham10000_dir), "--output-dir", str(trained), *TINY_RUN, "--seed", "9"]
+    with pytest.raises(SystemExit, match="different recipe"):
+        main(args)
+
+
+def test_offline_imagenet_b0_fails_with_advice(ham10000_dir, tmp_path, capsys):
+    code = main(["train", "--data-dir", str(ham10000_dir), "--output-dir", str(tmp_path / "b"),
+                 "--backbone", "efficientnetb0", "--weights", "imagenet", "--limit", "200"])
+    if code == 0:
+        pytest.skip("this machine can download the ImageNet weights")
+    assert code == 2
+    assert "efficientnet_lite0" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Data: ingest metadata and images, split by lesion, and feed tf.data pipelines."""

@@ -1,0 +1,92 @@
+"""Ingest: a HAM10000-style metadata CSV joined to image files found anywhere under a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from contract.schema import NEGATIVE_DIAGNOSES, POSITIVE_DIAGNOSES
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+REQUIRED_COLUMNS = ("image_id", "dx")
+SHOWN_IDS = 5
+
+
+class IngestError(ValueError):
+    """The metadata or image folder cannot make a usable dataset; the message says why."""
+
+
+def binary_label(dx: str) -> int:
+    """mel, bcc, akiec -> 1 (cancerous); nv, bkl, df, vasc -> 0."""
+    if dx in POSITIVE_DIAGNOSES:
+        return 1
+    if dx in NEGATIVE_DIAGNOSES:
+        return 0
+    raise IngestError(f"unknown diagnosis {dx!r}; expected one of "
+                      f"{sorted(POSITIVE_DIAGNOSES | NEGATIVE_DIAGNOSES)}")
+
+
+def find_metadata(data_dir: Path) -> Path:
+    candidates = sorted(data_dir.rglob("HAM10000_metadata.csv")) or sorted(data_dir.rglob("*metadata*.csv"))
+    if not candidates:
+        raise IngestError(f"no HAM10000_metadata.csv under {data_dir}; pass --metadata CSV")
+    return candidates[0]
+
+
+def index_images(data_dir: Path) -> dict[str, Path]:
+    """image_id -> path, for every image file in the tree (Kaggle part_1/part_2, flat, or nested)."""
+    index: dict[str, Path] = {}
+    for path in sorted(data_dir.rglob("*")):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            index.setdefault(path.stem, path)
+    return index
+
+
+def load_dataset(data_dir: Path, metadata: Path | None = None, skip_missing: bool = False) -> pd.DataFrame:
+    """One row per image: image_id, lesion_id, dx, label, path (+ age, sex, localization if given)."""
+    metadata = metadata or find_metadata(data_dir)
+    table = _read_metadata(metadata)
+    paths = index_images(data_dir)
+    table["path"] = table["image_id"].map(lambda image_id: str(paths[image_id]) if image_id in paths else None)
+    missing = table.loc[table["path"].isna(), "image_id"].tolist()
+    if missing:
+        report = describe_problem(f"images listed in {metadata.name} but not found under {data_dir}", missing)
+        if not skip_missing or len(missing) == len(table):
+            raise IngestError(report + " (pass --skip-missing to train without them)")
+        print(f"warning: {report}; skipping them")
+        table = table.dropna(subset=["path"]).reset_index(drop=True)
+    return table
+
+
+def _read_metadata(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, dtype={"image_id": str, "lesion_id": str, "dx": str})
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise IngestError(f"cannot read metadata {path}: {error}") from error
+    absent = [column for column in REQUIRED_COLUMNS if column not in table.columns]
+    if absent:
+        raise IngestError(f"{path} lacks column(s) {absent}; it needs {list(REQUIRED_COLUMNS)}")
+    table = table.dropna(subset=list(REQUIRED_COLUMNS)).drop_duplicates("image_id").reset_index(drop=True)
+    if table.empty:
+        raise IngestError(f"{path} has no rows with image_id and dx")
+    if "lesion_id" not in table.columns:
+        table["lesion_id"] = table["image_id"]  # without lesion ids each image is its own group
+    table["lesion_id"] = table["lesion_id"].fillna(table["image_id"])
+    table["dx"] = table["dx"].str.strip().str.lower()
+    table["label"] = table["dx"].map(binary_label).astype("int64")
+    return table
+
+
+def describe_problem(what: str, ids: list[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_IDS]) + (", ..." if len(ids) > SHOWN_IDS else "")
+    return f"{len(ids)} {what}: {shown}"
+
+
+def stratified_subset(table: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+    """About `limit` images with the full table's label balance (for quick runs)."""
+    if limit is None or limit >= len(table):
+        return table
+    fraction = limit / len(table)
+    subset = table.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
+    return subset.sort_values("image_id").reset_index(drop=True)

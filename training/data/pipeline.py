@@ -1,0 +1,105 @@
+"""Input pipeline: decode every image once with the serving preprocessing, then feed tf.data.
+
+The shared `preprocess_image` runs once per image (in threads: Pillow releases the GIL), so
+training sees exactly the pixels the service would compute. Augmentation runs on train only,
+on batches, inside tf.data, so it overlaps with the model's step.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from contract.errors import InvalidImage
+from contract.preprocessing import preprocess_image
+from training.data.ingest import IngestError, describe_problem
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_images(paths: list[str], image_size: int, workers: int = 4) -> np.ndarray:
+    """(N, S, S, 3) uint8 through the serving preprocessing; unreadable files are named, not dropped."""
+    images = np.empty((len(paths), image_size, image_size, 3), dtype=np.uint8)
+    failures: list[str] = []
+
+    def load(index: int) -> None:
+        try:
+            images[index] = preprocess_image(Path(paths[index]).read_bytes(), image_size)
+        except (OSError, InvalidImage):
+            failures.append(Path(paths[index]).stem)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(load, range(len(paths))), total=len(paths), desc="decode", unit="img"))
+    if failures:
+        raise IngestError(describe_problem("images could not be decoded", sorted(failures)))
+    return images
+
+
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    """Balanced weights n / (2 * n_c), so each class contributes equally to the loss."""
+    counts = np.bincount(labels.astype(np.int64), minlength=2)
+    if counts.min() == 0:
+        raise IngestError(f"the training split has only one class (counts {counts.tolist()})")
+    return {label: float(len(labels) / (2 * count)) for label, count in enumerate(counts)}
+
+
+class RandomSharpness(keras.layers.Layer):
+    """Randomly blur or sharpen (unsharp mask), so the model tolerates photos sharper or softer
+    than the 200x150 training copies."""
+
+    def __init__(self, low: float = -0.8, high: float = 1.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.low, self.high, self.seed_generator = low, high, keras.random.SeedGenerator(seed)
+        kernel_1d = np.array([1.0, 2.0, 1.0], dtype=np.float32) / 4.0
+        self.kernel = np.tile(np.outer(kernel_1d, kernel_1d)[:, :, None, None], (1, 1, 3, 1))
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        blurred = tf.nn.depthwise_conv2d(images, self.kernel, strides=[1, 1, 1, 1], padding="SAME")
+        amount = keras.random.uniform((tf.shape(images)[0], 1, 1, 1), self.low, self.high,
+                                      seed=self.seed_generator)
+        return tf.clip_by_value(images + amount * (images - blurred), 0.0, 255.0)
+
+
+def build_augmenter(seed: int) -> keras.Sequential:
+    """Geometric + photometric augmentation for dermoscopy (orientation carries no meaning)."""
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
+        keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom((-0.15, 0.25), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomBrightness(0.15, value_range=(0.0, 255.0), seed=seed + 3),
+        keras.layers.RandomContrast(0.15, seed=seed + 4),
+        RandomSharpness(seed=seed + 5),
+    ], name="augmentation")
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
+                 seed: int = 0, weights: dict[int, float] | None = None) -> tf.data.Dataset:
+    """Batches of (float32 images 0-255, float32 labels[, sample weights]); shuffled+augmented if training."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32)))
+    if training:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=AUTOTUNE)
+    if training:
+        augmenter = build_augmenter(seed)
+        dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    if weights is not None:
+        table = tf.constant([weights[0], weights[1]], dtype=tf.float32)
+        dataset = dataset.map(lambda x, y: (x, y, tf.gather(table, tf.cast(y, tf.int32))))
+    return dataset.prefetch(AUTOTUNE)
+
+
+def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return tf.cast(images, tf.float32), labels
+
+
+def split_arrays(table: pd.DataFrame, images: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+    mask = (table["split"] == split).to_numpy()
+    return images[mask], table.loc[mask, "label"].to_numpy()

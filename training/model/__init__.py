@@ -1,0 +1,1 @@
+"""Model architectures and pretrained-weight conversion for the skin-lesion classifier."""

@@ -1,0 +1,101 @@
+"""The classifier: an ImageNet backbone with the project's head, and the phase-2 unfreezing rule.
+
+Input is RGB 0-255 (the contract); each backbone carries its own normalisation inside.
+Head: GAP -> BatchNorm -> Dense(256, relu) -> Dropout(0.4) -> Dense(1, sigmoid).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from training.model import lite0
+
+BACKBONES = ("efficientnetb0", "efficientnet_lite0")
+GRADCAM_LAYER = "top_activation"  # both backbones name their last conv activation this way
+HEAD_LAYER_PREFIX = "head_"
+
+
+class WeightsUnavailable(RuntimeError):
+    """The requested backbone weights cannot be loaded here."""
+
+
+def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") -> keras.Model:
+    """A flat functional model: the backbone's own layers, then head layers named head_*.
+
+    Flat (no nested sub-model) so Grad-CAM reads `top_activation` directly and phase 2 can
+    unfreeze by layer order.
+    """
+    base = _build_backbone(backbone, image_size, weights)
+    features = base.output  # (B, S/32, S/32, 1280)
+    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)
+    x = keras.layers.BatchNormalization(name="head_bn")(x)
+    x = keras.layers.Dense(256, activation="relu", name="head_dense")(x)
+    x = keras.layers.Dropout(0.4, name="head_dropout")(x)
+    # float32 output even under mixed precision: a float16 sigmoid saturates.
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="head_output")(x)
+    return keras.Model(base.input, outputs, name=f"skin_cancer_{backbone}")
+
+
+def _build_backbone(backbone: str, image_size: int, weights: str) -> keras.Model:
+    shape = (image_size, image_size, 3)
+    if backbone == "efficientnet_lite0":
+        return _lite0(shape, weights)
+    if backbone == "efficientnetb0":
+        return _b0(shape, weights)
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+
+
+def _lite0(shape: tuple[int, int, int], weights: str) -> keras.Model:
+    path = Path(lite0.DEFAULT_WEIGHTS_PATH) if weights == "imagenet" else _weights_path_or_none(weights)
+    if path is not None and not path.is_file():
+        raise WeightsUnavailable(f"EfficientNet-Lite0 weights not found at {path}; regenerate them with "
+                                 "`python -m training.model.convert_lite0` (see models/pretrained/README.md)")
+    return lite0.build_efficientnet_lite0(input_shape=shape, include_top=False,
+                                          weights=str(path) if path else None)
+
+
+def _b0(shape: tuple[int, int, int], weights: str) -> keras.Model:
+    keras_weights = "imagenet" if weights == "imagenet" else _weights_path_or_none(weights)
+    try:
+        return keras.applications.EfficientNetB0(include_top=False, weights=keras_weights, input_shape=shape)
+    except Exception as error:  # offline, keras raises URLError/OSError/Exception variants
+        if keras_weights != "imagenet":
+            raise
+        raise WeightsUnavailable(
+            "Keras could not download the ImageNet EfficientNetB0 weights (no internet?). Offline, use "
+            "`--backbone efficientnet_lite0 --weights imagenet` (its weights ship with the project), pass "
+            "`--weights PATH` to a local efficientnetb0_notop.h5, or `--weights none`."
+        ) from error
+
+
+def _weights_path_or_none(weights: str) -> Path | None:
+    if weights == "none":
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsUnavailable(f"--weights {weights!r}: no such file (use imagenet, none or a file path)")
+    return path
+
+
+def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The backbone's layers in graph order (everything before the head, minus the input)."""
+    return [layer for layer in model.layers[1:] if not layer.name.startswith(HEAD_LAYER_PREFIX)]
+
+
+def freeze_backbone(model: keras.Model) -> None:
+    for layer in backbone_layers(model):
+        layer.trainable = False
+
+
+def unfreeze_top_of_backbone(model: keras.Model, n_layers: int) -> int:
+    """Unfreeze the last n backbone layers (0: all), keeping BatchNorm frozen; returns how many."""
+    freeze_backbone(model)
+    unfrozen = 0
+    layers = backbone_layers(model)
+    for layer in layers[-n_layers:] if n_layers > 0 else layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = True
+            unfrozen += 1
+    return unfrozen

