@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--metadata", type=Path, help="CSV with image_id and dx (default: found)")
     evaluate.add_argument("--output-dir", type=Path, default=Path("evaluation"),
                           help="where metrics.json and plots go (default: ./evaluation)")
+
+    describe = commands.add_parser("describe", help="write a dataset report (counts, demographics, samples)")
+    describe.add_argument("--data-dir", type=Path, required=True)
+    describe.add_argument("--metadata", type=Path)
+    describe.add_argument("--output-dir", type=Path, default=Path("reports/dataset"))
     return parser
 
 
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return command_train(args)
+        if args.command == "describe":
+            return command_describe(args)
         return command_evaluate(args)
     except (IngestError, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -83,4 +90,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from training.evaluation import evaluate_bundle
 
     evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir)
+    return 0
+
+
+def command_describe(args: argparse.Namespace) -> int:
+    from training.describe import describe_dataset
+
+    describe_dataset(args.data_dir, args.output_dir, args.metadata)
     return 0
