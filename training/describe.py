@@ -8,14 +8,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
 
-from contract.bundle import write_bytes_atomically  # noqa: E402
-from training.data.ingest import load_dataset  # noqa: E402
-from training.plots import save_figure  # noqa: E402
+from contract.bundle import write_bytes_atomically
+from training.data.ingest import load_dataset
+from training.plots import save_figure
 
 SAMPLES_PER_DIAGNOSIS = 6
 SAMPLE_GRID = "samples_per_diagnosis.png"
