@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--data-dir", type=Path, required=True)
     describe.add_argument("--metadata", type=Path)
     describe.add_argument("--output-dir", type=Path, default=Path("reports/dataset"))
+
+    card = commands.add_parser("model-card", help="render MODEL_CARD.md from a bundle's own files")
+    card.add_argument("--model-dir", type=Path, required=True)
+    card.add_argument("--training-command", help="the exact command that trained the bundle")
     return parser
 
 
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_train(args)
         if args.command == "describe":
             return command_describe(args)
+        if args.command == "model-card":
+            return command_model_card(args)
         return command_evaluate(args)
     except (IngestError, WeightsUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -81,6 +88,7 @@ def command_train(args: argparse.Namespace) -> int:
         unfreeze_layers=args.unfreeze_layers, early_stopping_patience=args.patience,
         reduce_lr_patience=args.reduce_lr_patience, calibrate=args.calibrate,
         skip_missing=args.skip_missing, model_version=args.model_version,
+        command=shlex.join(["python", "-m", "training", *sys.argv[1:]]),
     )
     run_training(config)
     return 0
@@ -97,4 +105,11 @@ def command_describe(args: argparse.Namespace) -> int:
     from training.describe import describe_dataset
 
     describe_dataset(args.data_dir, args.output_dir, args.metadata)
+    return 0
+
+
+def command_model_card(args: argparse.Namespace) -> int:
+    from training.model_card import render_model_card
+
+    print(f"wrote {render_model_card(args.model_dir, args.training_command)}")
     return 0

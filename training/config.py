@@ -29,6 +29,7 @@ class TrainConfig:
     calibrate: bool = True
     skip_missing: bool = False
     model_version: str = "1.0.0"
+    command: str | None = None  # the command line that started the run, for the model card
 
     @property
     def checkpoints(self) -> Path:
@@ -44,6 +45,6 @@ class TrainConfig:
     def recipe(self) -> dict[str, object]:
         """The settings that define the model (paths excluded), for the contract and for resume checks."""
         values = dataclasses.asdict(self)
-        for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir"):
+        for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir", "command"):
             values.pop(path_field)
         return values

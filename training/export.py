@@ -23,6 +23,7 @@ from training.config import TrainConfig
 from training.evaluation import evaluate_scores, predict_scores
 from training.model.classifier import GRADCAM_LAYER, build_classifier
 from training.model.explainer import build_explainer
+from training.model_card import render_model_card
 from training.thresholds import tune_thresholds
 
 LITERT_TOLERANCE = 1e-3
@@ -51,6 +52,7 @@ def write_bundle(model: keras.Model, table: pd.DataFrame, images: np.ndarray, co
     print(f"LiteRT export verified: max |Δprob| = {litert_gap:.2e} vs the Keras model")
     contract = make_contract(model, config, out, metrics["test"])
     write_json_atomically(out / BundleFiles.CONTRACT, contract)
+    render_model_card(out, training_command=config.command)
     print(f"bundle written to {out}")
     return out
 

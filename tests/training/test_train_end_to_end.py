@@ -36,6 +36,9 @@ def test_training_writes_a_complete_consistent_bundle(trained):
     manifest = pd.read_csv(trained / BundleFiles.SPLIT_MANIFEST)
     assert manifest.groupby("lesion_id")["split"].nunique().max() == 1
     assert not list(trained.glob(".*partial*"))
+    card = (trained / "MODEL_CARD.md").read_text()
+    assert "Decision support, not a diagnosis" in card and "CC BY-NC 4.0" in card
+    assert f"| roc_auc | {json.loads((trained / BundleFiles.METRICS).read_text())['test']['roc_auc']:.3f} |" in card
 
 
 def test_evaluate_on_training_data_scores_only_the_test_split(trained, ham10000_dir, tmp_path, capsys):
