@@ -34,7 +34,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
             image = _open_checked(data, max_pixels)
         finally:
             Image.MAX_IMAGE_PIXELS = saved_limit
-    return ImageOps.exif_transpose(image)
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception as error:  # hostile EXIF blocks raise struct/KeyError/TypeError variants, not OSError
+        raise InvalidImage("the image's EXIF metadata is corrupt") from error
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:

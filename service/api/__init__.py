@@ -1,0 +1,1 @@
+"""HTTP transport: routes decode requests and encode responses; nothing here does maths."""

@@ -1,0 +1,100 @@
+"""One typed Settings object, read from the environment, that refuses to start on bad values."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MiB = 1024 * 1024
+
+# Lists may be given as JSON (`["a", "b"]`) or comma-separated (`a,b`); NoDecode hands us the raw string.
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field maps to the upper-case environment variable of its name."""
+
+    # protected_namespaces: pydantic reserves "model_" by default, which would flag MODEL_DIR.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, protected_namespaces=("settings_",)
+    )
+
+    model_dir: Path = Field(REPO_ROOT / "models", description="Bundle directory holding contract.json.")
+    engine: Literal["auto", "litert", "keras"] = "auto"
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the bundle's threshold.")
+
+    max_upload_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB)
+    max_image_pixels: int = Field(40_000_000, ge=64, le=500_000_000)
+    max_batch_files: int = Field(16, ge=1, le=256)
+
+    url_fetch_timeout_s: float = Field(10.0, gt=0, le=120, description="Total deadline of one URL fetch.")
+    url_connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    url_max_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB)
+    url_max_redirects: int = Field(3, ge=0, le=10)
+    url_allowed_hosts: CommaList = Field(default_factory=list, description="Empty: any public host.")
+    # Tests/dev only: networks exempt from the refusal of non-global addresses. Never set in production.
+    url_allowed_private_networks: CommaList = Field(default_factory=list)
+
+    api_key: SecretStr | None = Field(None, min_length=16)
+    cors_origins: CommaList = Field(default_factory=list)
+
+    inference_threads: int = Field(2, ge=1, le=64, description="LiteRT num_threads per interpreter.")
+    inference_concurrency: int = Field(2, ge=1, le=32, description="Images decoded/inferred at once.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("url_allowed_hosts", "url_allowed_private_networks", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+    @field_validator("url_allowed_hosts")
+    @classmethod
+    def _normalise_hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not host or "/" in host or ":" in host or " " in host:
+                raise ValueError(f"{host!r} is not a bare host name (e.g. images.example.org, *.example.org)")
+        return [host.lower().rstrip(".") for host in hosts]
+
+    @field_validator("url_allowed_private_networks")
+    @classmethod
+    def _check_networks(cls, networks: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(network, strict=True)) for network in networks]
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _connect_within_deadline(self) -> Settings:
+        if self.url_connect_timeout_s > self.url_fetch_timeout_s:
+            raise ValueError("URL_CONNECT_TIMEOUT_S must not exceed URL_FETCH_TIMEOUT_S")
+        return self
+
+    def warn_about_risky_values(self, log: logging.Logger) -> None:
+        """Say loudly, once at startup, when a test-only door is open."""
+        if self.url_allowed_private_networks:
+            log.warning(
+                "URL_ALLOWED_PRIVATE_NETWORKS is set: /predict-url may reach %s (tests and development only)",
+                ", ".join(self.url_allowed_private_networks),
+            )
+        if self.api_key is None:
+            log.info("API_KEY is not set: model endpoints are open")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

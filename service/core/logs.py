@@ -1,0 +1,46 @@
+"""Structured JSON-lines logging with the current request id on every line.
+
+Request bodies are never logged, so image bytes cannot leak into logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+# Set by the request middleware; every log record emitted while serving a request carries it.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+SERVICE_LOGGER = "service"
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and any `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": current_request_id.get(),
+        }
+        entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS})
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> logging.Logger:
+    """Send the service's loggers to stdout as JSON lines (idempotent: safe to call per app)."""
+    logger = logging.getLogger(SERVICE_LOGGER)
+    logger.setLevel(level)
+    logger.propagate = False
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLinesFormatter())
+    logger.handlers[:] = [handler]
+    return logger

@@ -1,0 +1,58 @@
+"""The service's domain errors: each says what went wrong, never which HTTP status it becomes.
+
+`service.api.problems` maps these (and contract.errors) to RFC 7807 responses in one place.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of the errors the service raises on purpose."""
+
+
+class ModelNotReady(ServiceError):
+    """The model is still loading, or its bundle could not be loaded."""
+
+
+class EngineFailure(ServiceError):
+    """The model runtime returned something the contract does not allow (a server fault)."""
+
+
+class Unauthenticated(ServiceError):
+    """The request lacks the configured API key, or carries a wrong one."""
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body, or one uploaded file, exceeds the configured byte cap."""
+
+
+class TooManyFiles(ServiceError):
+    """A batch carries more files than MAX_BATCH_FILES."""
+
+
+class MissingImage(ServiceError):
+    """The request names no image: neither a file nor a URL (or both)."""
+
+
+class UrlRefused(ServiceError):
+    """The URL is malformed, or points somewhere the service will not go (SSRF guard)."""
+
+
+class TooManyRedirects(ServiceError):
+    """The URL redirected more often than URL_MAX_REDIRECTS allows."""
+
+
+class UrlFetchFailed(ServiceError):
+    """The remote host could not be reached or answered with an error status."""
+
+
+class UrlFetchTimeout(ServiceError):
+    """The remote host did not deliver the image within the deadline."""
+
+
+class RemoteImageTooLarge(PayloadTooLarge):
+    """The remote image exceeds URL_MAX_BYTES."""
+
+
+class RemoteContentRejected(ServiceError):
+    """The remote resource does not declare an image content type."""

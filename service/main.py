@@ -1,0 +1,50 @@
+"""Build the app: settings, model, middleware, problem handlers, routers. `service.main:app` serves it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from service.api.body_limit import BodySizeLimit, body_caps
+from service.api.main import api_router
+from service.api.observability import RequestObserver
+from service.api.problems import install_problem_handlers
+from service.api.routes.web import STATIC_DIR
+from service.core.config import Settings, get_settings
+from service.core.logs import configure_logging
+from service.core.metrics import ServiceMetrics
+from service.fetch.safe_url import SafeUrlFetcher
+from service.inference.dataplane import DataPlane
+from service.inference.model import LesionModel
+from service.lifespan import lifespan
+
+DESCRIPTION = """Dermoscopy skin-lesion classifier (cancerous vs non-cancerous) with Grad-CAM explanations.
+
+**Decision support, not a diagnosis.** Errors are RFC 7807 `application/problem+json` bodies."""
+
+
+def create_app(settings: Settings | None = None, model: LesionModel | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.warn_about_risky_values(configure_logging(settings.log_level))
+    app = FastAPI(title="Skin cancer detector", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings, app.state.metrics = settings, ServiceMetrics()
+    app.state.model = model or LesionModel(settings)
+    app.state.dataplane = DataPlane(app.state.model, settings, app.state.metrics)
+    app.state.fetcher = SafeUrlFetcher(settings)
+    app.state.metrics.track_readiness(lambda: app.state.model.ready)
+
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, *body_caps(settings))  # innermost of ours: added first
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+                           expose_headers=["X-Request-ID"])
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
+    app.include_router(api_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+app = create_app()
