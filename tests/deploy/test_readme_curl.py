@@ -1,0 +1,123 @@
+"""The README's curl examples, run verbatim against a live server (only BASE_URL, IMAGE, IMAGE_URL are set)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.live_server import REPO_ROOT, LiveServer, host_directory, sample_image
+from tests.deploy.readme import curl_examples
+
+EXAMPLES = curl_examples((REPO_ROOT / "README.md").read_text())
+ENDPOINT = re.compile(r"BASE_URL:-[^}]*\}(/[^\"]*)\"")
+LABELS = {"cancerous", "non-cancerous"}
+
+pytestmark = pytest.mark.slow
+
+
+def _endpoint(command: str) -> str:
+    match = ENDPOINT.search(command)
+    assert match, f"a README curl example must address ${{BASE_URL:-...}}/path: {command}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def image_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """(local image, URL of the same image on a loopback HTTP server) for the upload and URL examples."""
+    image = sample_image(tmp_path_factory.mktemp("curl-image"))
+    with host_directory(image.parent) as base_url:
+        yield image, f"{base_url}/{image.name}"
+
+
+def _check_verdict(body: dict) -> None:
+    assert 0.0 <= body["probability"] <= 1.0
+    assert body["label"] in LABELS
+    assert body["is_cancerous"] == (body["probability"] >= body["threshold"])
+    assert body["is_cancerous"] == (body["label"] == "cancerous")
+
+
+def _check_prediction(body: dict) -> None:
+    _check_verdict(body)
+    assert body["request_id"] and body["model"]["engine"] == "litert"
+    assert "not a diagnosis" in body["disclaimer"]
+
+
+def _check_gradcam(body: dict) -> None:
+    _check_prediction(body)
+    assert not body["heatmap_png_base64"].startswith("data:")
+    assert base64.b64decode(body["heatmap_png_base64"]).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _check_batch(body: dict) -> None:
+    assert (body["succeeded"], body["failed"]) == (2, 0)
+    for item in body["items"]:
+        _check_verdict(item["result"])
+
+
+def _check_liveness(body: dict) -> None:
+    assert body == {"status": "alive"}
+
+
+def _check_readiness(body: dict) -> None:
+    assert body["status"] == "ready" and body["engine"] == "litert"
+
+
+def _check_model(body: dict) -> None:
+    assert 0.0 < body["thresholds"]["decision"] < 1.0
+    assert body["input"]["image_size"] > 0
+
+
+def _check_openapi(body: dict) -> None:
+    assert "/predict" in body["paths"]
+
+
+JSON_CHECKS: dict[str, Callable[[dict], None]] = {
+    "/healthz": _check_liveness,
+    "/readyz": _check_readiness,
+    "/v1/model": _check_model,
+    "/predict": _check_prediction,
+    "/predict-url": _check_prediction,
+    "/predict/batch": _check_batch,
+    "/gradcam": _check_gradcam,
+    "/openapi.json": _check_openapi,
+}
+TEXT_CHECKS = {
+    "/metrics": "# TYPE",
+    "/docs": "swagger-ui",
+}
+
+
+def test_readme_has_curl_examples() -> None:
+    assert len(EXAMPLES) >= len(JSON_CHECKS) + len(TEXT_CHECKS)
+    for command in EXAMPLES:
+        assert command.startswith("curl "), command
+        assert _endpoint(command) in JSON_CHECKS | TEXT_CHECKS, f"no check for {command}"
+
+
+@pytest.mark.parametrize("command", EXAMPLES, ids=[f"{i}:{_endpoint(c)}" for i, c in enumerate(EXAMPLES)])
+def test_curl_example_succeeds(command: str, live_server: LiveServer, image_host: tuple[Path, str]) -> None:
+    if shutil.which("curl") is None or shutil.which("bash") is None:
+        pytest.skip("curl and bash are needed to run the README's examples (apt-get install curl)")
+    image, image_url = image_host
+    env = {"PATH": os.environ["PATH"], "BASE_URL": live_server.base_url, "IMAGE": str(image),
+           "IMAGE_URL": image_url}
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{command}\n{result.stderr}\n{live_server.log_tail()}"
+    endpoint = _endpoint(command)
+    if endpoint in TEXT_CHECKS:
+        assert TEXT_CHECKS[endpoint] in result.stdout
+        return
+    try:
+        body = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"{command} did not answer JSON:\n{result.stdout[:500]}")
+    assert not ("title" in body and "status" in body), f"a problem answer: {body}"
+    JSON_CHECKS[endpoint](body)
