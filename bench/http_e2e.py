@@ -1,0 +1,231 @@
+"""End to end over HTTP (loopback only): a uvicorn subprocess serving the bundle, /predict and /gradcam with a
+600x450 JPEG at 1 and 8/16/32 concurrent clients (httpx async).
+
+    python -m bench.http_e2e [--model-dir models] [--concurrency 1,8,16,32] [--requests 300] [--time-limit 60]
+                             [--inference-json bench/results/inference.json] [--quick] [--json PATH]
+
+Every level is bounded by a request count and a time limit. The load generator shares the two cores
+with the server, so the server's own numbers are somewhat better than these.
+Goals (2 cores): /predict p50 at one client <= 1.5x raw LiteRT inference; best /predict throughput
+>= 10x the seed's model.predict per image; /gradcam p50 <= 1.5x /predict p50 at one client; 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.common import (
+    RESULTS_DIR,
+    RssSampler,
+    choose_bundle,
+    machine_info,
+    mib,
+    results_path,
+    running_server,
+    sample_jpeg,
+    summarise_ms,
+    time_calls,
+    write_json,
+)
+from contract.preprocessing import preprocess_image
+
+ENDPOINTS = ("/predict", "/gradcam")
+REQUEST_TIMEOUT_S = 60.0
+
+
+async def one_level(base_url: str, path: str, jpeg: bytes, *, clients: int, requests: int,
+                    time_limit_s: float) -> dict:
+    """`clients` workers post the image back to back until `requests` are done or time runs out."""
+    latencies: list[float] = []
+    server_timing: list[dict] = []
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    issued = 0
+    deadline = time.perf_counter() + time_limit_s
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
+        async def worker() -> None:
+            nonlocal issued
+            while issued < requests and time.perf_counter() < deadline:
+                issued += 1
+                began = time.perf_counter()
+                try:
+                    response = await client.post(path, files={"file": ("lesion.jpg", jpeg, "image/jpeg")})
+                except httpx.HTTPError as error:
+                    errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                    continue
+                latencies.append((time.perf_counter() - began) * 1000)
+                statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+                if response.status_code == 200:
+                    server_timing.append(response.json()["timing"])
+
+        started, client_cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
+    non_200 = sum(count for status, count in statuses.items() if status != "200")
+    return {**summarise_ms(latencies), "clients": clients, "requests": issued,
+            "requests_per_s": round(statuses.get("200", 0) / elapsed, 2), "statuses": statuses,
+            "errors": non_200 + sum(errors.values()), "transport_errors": errors,
+            "stopped_by_time_limit": issued < requests,
+            # The load generator runs on the same two cores: what it burns, the server does not get.
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / max(issued, 1), 2),
+            "server_timing_p50_ms": timing_p50(server_timing)}
+
+
+def timing_p50(timings: list[dict]) -> dict:
+    """Median of each step the server reports in its `timing` field (total_ms: arrival to response)."""
+    steps = ("preprocess_ms", "inference_ms", "heatmap_ms", "total_ms")
+    return {step: round(float(np.median([t[step] for t in timings])), 2)
+            for step in steps if timings and timings[0].get(step) is not None}
+
+
+def lean_client_p50(base_url: str, path: str, jpeg: bytes, requests: int = 100, time_limit_s: float = 20.0) -> dict:
+    """One client on a stdlib keep-alive connection with a pre-built body: the least client overhead."""
+    boundary = "benchboundary7e3c"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="lesion.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + jpeg + f"\r\n--{boundary}--\r\n".encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
+
+    def call() -> None:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+
+    try:
+        return time_calls(call, iterations=requests, time_limit_s=time_limit_s, warmup=3)
+    finally:
+        connection.close()
+
+
+def raw_litert_p50(bundle: Path, jpeg: bytes, size: int) -> dict:
+    """The denominator of the latency goal, measured here before the server starts (nothing else running)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(bundle / "model.tflite"), num_threads=2).get_signature_runner("serving_default")
+    batch = preprocess_image(jpeg, size)[None].astype(np.float32)
+    return time_calls(lambda: runner(images=batch), iterations=200, time_limit_s=10.0, warmup=5)
+
+
+def seed_throughput(inference_json: Path, bundle_files: dict) -> float | None:
+    """model.predict images/s from bench.inference's results, if they were measured on this same bundle."""
+    if not inference_json.is_file():
+        return None
+    measured = json.loads(inference_json.read_text())
+    if measured.get("bundle", {}).get("files") != bundle_files:
+        return None
+    return measured["results"].get("seed_model_predict", {}).get("throughput_per_s")
+
+
+def goals(levels: dict, litert: dict, seed_rate: float | None, lean: dict) -> dict:
+    predict_1 = levels["/predict"].get("1", {})
+    gradcam_1 = levels["/gradcam"].get("1", {})
+    best_rate = max((row.get("requests_per_s", 0) for row in levels["/predict"].values()), default=0)
+    errors = sum(row["errors"] for rows in levels.values() for row in rows.values())
+    result = {
+        "predict_p50_over_litert_p50": ratio(predict_1.get("p50_ms"), litert.get("p50_ms")),
+        "predict_p50_over_litert_p50_stdlib_client": ratio(lean["/predict"].get("p50_ms"), litert.get("p50_ms")),
+        "gradcam_p50_over_predict_p50_stdlib_client": ratio(lean["/gradcam"].get("p50_ms"),
+                                                            lean["/predict"].get("p50_ms")),
+        "predict_best_rps": best_rate,
+        "predict_best_rps_over_seed": ratio(best_rate, seed_rate),
+        "gradcam_p50_over_predict_p50": ratio(gradcam_1.get("p50_ms"), predict_1.get("p50_ms")),
+        "errors": errors,
+    }
+    result["met"] = {
+        "predict_p50_le_1.5x_litert": at_most(result["predict_p50_over_litert_p50"], 1.5),
+        "predict_rps_ge_10x_seed": None if result["predict_best_rps_over_seed"] is None
+        else result["predict_best_rps_over_seed"] >= 10,
+        "gradcam_p50_le_1.5x_predict": at_most(result["gradcam_p50_over_predict_p50"], 1.5),
+        "zero_errors": errors == 0,
+    }
+    return result
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 2) if numerator and denominator else None
+
+
+def at_most(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s: float,
+        log_path: Path, settings: dict[str, str]) -> tuple[dict, dict]:
+    levels: dict[str, dict[str, dict]] = {path: {} for path in ENDPOINTS}
+    with running_server(bundle.path, log_path, **settings) as server:
+        for path in ENDPOINTS:  # warm-up: first requests pay for lazy imports and allocations
+            asyncio.run(one_level(server.base_url, path, jpeg, clients=1, requests=5, time_limit_s=30))
+        for path in ENDPOINTS:
+            for clients in concurrency:
+                count = max(requests, 10 * clients)  # enough that every client sends several
+                with RssSampler(server.pid) as sampler:
+                    row = asyncio.run(one_level(server.base_url, path, jpeg, clients=clients, requests=count,
+                                                time_limit_s=time_limit_s))
+                row["server_peak_rss_mib_during"] = mib(sampler.peak_rss)
+                levels[path][str(clients)] = row
+                print(f"{path:9} {clients:3} clients: p50 {row.get('p50_ms')} ms, p95 {row.get('p95_ms')}, "
+                      f"p99 {row.get('p99_ms')}, {row['requests_per_s']} req/s, errors {row['errors']}, "
+                      f"peak RSS {row['server_peak_rss_mib_during']} MiB", flush=True)
+        lean = {path: lean_client_p50(server.base_url, path, jpeg) for path in ENDPOINTS}
+        for path, row in lean.items():
+            print(f"{path:9}   1 client (stdlib http.client): p50 {row['p50_ms']} ms", flush=True)
+        status = server.status()
+        server_info = {"pid": server.pid, "ready_after_s": round(server.ready_after_s, 2),
+                       "peak_rss_mib": mib(status["VmHWM"]), "rss_mib_at_end": mib(status["VmRSS"]),
+                       "threads_at_end": status["Threads"],
+                       "settings": settings or "defaults (ENGINE=auto: LiteRT, INFERENCE_THREADS=2, "
+                                               "INFERENCE_CONCURRENCY=2)"}
+    server_info["one_client_stdlib_http_client"] = lean
+    return levels, server_info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--concurrency", default="1,8,16,32")
+    parser.add_argument("--requests", type=int, default=500, help="requests per level (at least 10 per client)")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per level (at most)")
+    parser.add_argument("--inference-json", type=Path, default=RESULTS_DIR / "inference.json")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a service setting for the server, e.g. INFERENCE_THREADS=1 (repeatable)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.server_env)
+    if args.quick:
+        args.concurrency, args.requests, args.time_limit = "1,8", 30, 15.0
+    concurrency = [int(c) for c in args.concurrency.split(",")]
+    bundle = choose_bundle(args.model_dir)
+    machine = machine_info()
+    description = bundle.describe()
+    jpeg = sample_jpeg()
+    litert = raw_litert_p50(bundle.path, jpeg, description["image_size"])
+    seed_rate = seed_throughput(args.inference_json, description["files"])
+    print(f"bundle: {bundle.note}; raw LiteRT p50 {litert['p50_ms']} ms; seed model.predict {seed_rate} img/s")
+    log_path = Path(tempfile.gettempdir()) / "skin-cancer-bench-http-server.log"
+    levels, server_info = run(bundle, jpeg, concurrency, args.requests, args.time_limit, log_path, settings)
+    outcome = goals(levels, litert, seed_rate, server_info["one_client_stdlib_http_client"])
+    print(json.dumps(outcome, indent=2))
+    payload = {"benchmark": "http_e2e", "quick": args.quick, "machine": machine, "bundle": description,
+               "image": {"format": "JPEG", "size": "600x450", "bytes": len(jpeg)},
+               "litert_raw_in_process": litert, "seed_model_predict_per_s": seed_rate, "server": server_info,
+               "levels": levels, "goals": outcome}
+    write_json(results_path("http_e2e", args.quick, args.json), payload)
+
+
+if __name__ == "__main__":
+    main()
