@@ -43,7 +43,9 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = OVERLAY_ALPHA) ->
 
 def encode_png(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG", optimize=False)
+    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    # level 1: 2.5 ms instead of ~14 ms at the default 6, for a ~15 % larger PNG
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
 
 
