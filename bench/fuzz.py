@@ -28,10 +28,6 @@ SERVER_SETTINGS = {"API_KEY": API_KEY, "URL_ALLOWED_HOSTS": "images.example.inva
 EXCLUDED_CHECKS = "positive_data_acceptance"
 # Failures understood and accepted for now, by operation and schemathesis code (the exit status ignores them):
 KNOWN = {
-    # service bug: malformed multipart's 400 is missing from these operations' OpenAPI responses
-    # (tests/hardening/test_fuzz.py::test_malformed_multipart_400_is_documented, strict xfail)
-    ("POST /predict", "ST103"): "malformed multipart's 400 not documented (service bug, reported)",
-    ("POST /predict/batch", "ST103"): "malformed multipart's 400 not documented (service bug, reported)",
     # false positive: a multipart file part is bytes whatever they spell; "a number instead of a file" is
     # still a file, and /predict/batch answers 200 with a per-item 422 problem by design
     ("POST /predict/batch", "ST201"): "multipart part 'type' mutation: a number is still a file (false positive)",

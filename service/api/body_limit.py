@@ -72,7 +72,9 @@ class BodySizeLimit:
     async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
         request_id = scope.get("state", {}).get("request_id")
         response = error_response(PayloadTooLarge(detail), instance=scope["path"], request_id=request_id)
-        response.headers["Connection"] = "close"  # do not wait for the rest of the body
+        # No `Connection: close`: closing with the unread body still in the kernel buffer makes TCP send a
+        # reset that destroys the 413 before the client reads it. Kept alive, uvicorn discards the rest of
+        # the body unbuffered, and its keep-alive timeout still bounds a client that never stops sending.
         await response(scope, receive, send)
 
 

@@ -95,11 +95,6 @@ async def oversize_uploads(base_url: str, size: int, count: int) -> list[int | s
     return outcomes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service bug: the 413 for an over-cap upload is sent with `Connection: close` and the socket closed with "
-    "the unread body still in the kernel buffer; the TCP reset destroys the answer before an httpx async "
-    "client reads it (ReadError instead of 413). Drop `Connection: close` in service/api/body_limit.py "
-    "(uvicorn then discards the rest of the body) or drain a bounded amount before closing (RFC 9112 §9.6)."))
 def test_an_oversize_upload_gets_its_413_not_a_reset(live_server):
     outcomes = asyncio.run(oversize_uploads(live_server.base_url, 11 * 1024 * 1024, 3))
     assert outcomes == [413, 413, 413]

@@ -9,15 +9,11 @@ import pytest
 from bench.common import sample_jpeg
 from bench.soak import soak_server
 
-# The oversize kind is left out until the 413-reset bug is fixed (test_disconnects.py's strict xfail,
-# which turns into a failure, and so a reminder to drop this exclusion, once it passes).
-KNOWN_BUG_KINDS = frozenset({"oversize_upload"})
-
 
 def test_quick_soak_meets_every_goal(tiny_bundle: Path, tmp_path: Path):
     pytest.importorskip("keras", reason="building the test bundle needs TensorFlow (the dev extra)")
     report = soak_server(tiny_bundle, requests=300, concurrency=8, time_limit_s=120,
-                         log_path=tmp_path / "server.log", jpeg=sample_jpeg(), exclude=KNOWN_BUG_KINDS)
+                         log_path=tmp_path / "server.log", jpeg=sample_jpeg())
     summary = {key: report.get(key) for key in ("statuses", "dropped_by_kind", "unexpected_statuses",
                                                 "rss_mib_after_warmup", "rss_mib_final", "server_log_tail")}
     assert all(report["goals"].values()), (report["goals"], summary)

@@ -27,7 +27,7 @@ router = APIRouter(tags=["prediction"], dependencies=[Depends(require_api_key)])
 @router.post(
     "/predict",
     response_model=PredictionResponse,
-    responses=problem_responses(401, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 413, 415, 422, 503),
 )
 async def predict_upload(
     image: UploadedImageDep, dataplane: ReadyDataPlaneDep, context: RequestContextDep
@@ -54,7 +54,7 @@ async def predict_url(
 @router.post(
     "/predict/batch",
     response_model=BatchResponse,
-    responses=problem_responses(401, 413, 422, 503),
+    responses=problem_responses(400, 401, 413, 422, 503),
 )
 async def predict_batch(
     files: Annotated[list[UploadFile], File(description="Images, as repeated multipart fields `files`.")],
