@@ -10,7 +10,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -18,6 +17,7 @@ from tqdm import tqdm
 
 from contract.errors import InvalidImage
 from contract.preprocessing import preprocess_image
+from training.data.augment import build_augmenter
 from training.data.ingest import IngestError, describe_problem
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -47,37 +47,6 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     if counts.min() == 0:
         raise IngestError(f"the training split has only one class (counts {counts.tolist()})")
     return {label: float(len(labels) / (2 * count)) for label, count in enumerate(counts)}
-
-
-class RandomSharpness(keras.layers.Layer):
-    """Randomly blur or sharpen (unsharp mask), so the model tolerates photos sharper or softer
-    than the 200x150 training copies."""
-
-    def __init__(self, low: float = -0.8, high: float = 1.0, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.low, self.high, self.seed_generator = low, high, keras.random.SeedGenerator(seed)
-        kernel_1d = np.array([1.0, 2.0, 1.0], dtype=np.float32) / 4.0
-        self.kernel = np.tile(np.outer(kernel_1d, kernel_1d)[:, :, None, None], (1, 1, 3, 1))
-
-    def call(self, images, training=True):
-        if not training:
-            return images
-        blurred = tf.nn.depthwise_conv2d(images, self.kernel, strides=[1, 1, 1, 1], padding="SAME")
-        amount = keras.random.uniform((tf.shape(images)[0], 1, 1, 1), self.low, self.high,
-                                      seed=self.seed_generator)
-        return tf.clip_by_value(images + amount * (images - blurred), 0.0, 255.0)
-
-
-def build_augmenter(seed: int) -> keras.Sequential:
-    """Geometric + photometric augmentation for dermoscopy (orientation carries no meaning)."""
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
-        keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomZoom((-0.15, 0.25), fill_mode="reflect", seed=seed + 2),
-        keras.layers.RandomBrightness(0.15, value_range=(0.0, 255.0), seed=seed + 3),
-        keras.layers.RandomContrast(0.15, seed=seed + 4),
-        RandomSharpness(seed=seed + 5),
-    ], name="augmentation")
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
