@@ -78,3 +78,39 @@ def test_decompression_bomb_is_refused_before_decoding():
 def test_tiny_images_are_refused():
     with pytest.raises(InvalidImage, match="at least 8 pixels"):
         preprocess_image(encode(Image.new("RGB", (4, 100)), "PNG"), 32)
+
+
+def photo_like(width: int, height: int) -> Image.Image:
+    """Smooth gradients with a dark blob: JPEG-friendly, like a dermoscopy photo, unlike noise."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    blob = np.exp(-(((x - width / 2) / (width / 5)) ** 2 + ((y - height / 2) / (height / 5)) ** 2))
+    red = 200 - 120 * blob + 30 * x / width
+    green = 150 - 100 * blob + 20 * y / height
+    blue = 120 - 60 * blob
+    return Image.fromarray(np.stack([red, green, blue], axis=-1).clip(0, 255).astype(np.uint8))
+
+
+def full_decode_then_resize(data: bytes, size: int) -> np.ndarray:
+    return np.asarray(to_rgb(decode_image(data)).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_model_size():
+    data = encode(photo_like(1600, 1200), "JPEG", quality=92)
+    assert decode_image(data).size == (1600, 1200)
+    assert decode_image(data, min_size=192).size == (400, 300)  # 1/4: 1/8 would leave 150 < 192 rows
+    assert decode_image(data, min_size=700).size == (1600, 1200)  # 1/2 would leave 600 < 700 rows
+
+
+def test_reduced_scale_decoding_matches_a_full_decode_to_within_jpeg_noise():
+    data = encode(photo_like(1600, 1200), "JPEG", quality=92)
+    fast = preprocess_image(data, 192).astype(int)
+    full = full_decode_then_resize(data, 192).astype(int)
+    assert np.abs(fast - full).mean() < 1.0
+    assert np.abs(fast - full).max() <= 8
+
+
+def test_training_sized_images_and_other_formats_are_decoded_in_full():
+    assert decode_image(encode(photo_like(200, 150), "JPEG"), min_size=192).size == (200, 150)
+    assert decode_image(encode(photo_like(1600, 1200), "PNG"), min_size=192).size == (1600, 1200)
+    data = encode(photo_like(200, 150), "JPEG")
+    np.testing.assert_array_equal(preprocess_image(data, 192), full_decode_then_resize(data, 192))
