@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 SERVICE_LOGGER = "service"
+# Libraries that log while a request is parsed (python-multipart warns about malformed bodies): their lines
+# get the same JSON shape and request id instead of bare text on stderr.
+LIBRARY_LOGGERS = ("python_multipart",)
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -36,11 +39,12 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> logging.Logger:
-    """Send the service's loggers to stdout as JSON lines (idempotent: safe to call per app)."""
-    logger = logging.getLogger(SERVICE_LOGGER)
-    logger.setLevel(level)
-    logger.propagate = False
+    """Send the service's (and chatty libraries') loggers to stdout as JSON lines (idempotent)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonLinesFormatter())
-    logger.handlers[:] = [handler]
-    return logger
+    for name, floor in ((SERVICE_LOGGER, level), *((library, "WARNING") for library in LIBRARY_LOGGERS)):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logging.getLevelName(level), logging.getLevelName(floor)))
+        logger.propagate = False
+        logger.handlers[:] = [handler]
+    return logging.getLogger(SERVICE_LOGGER)

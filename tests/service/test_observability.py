@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from service.api.routes import web
-from service.core.logs import SERVICE_LOGGER, JsonLinesFormatter
+from service.core.logs import SERVICE_LOGGER, JsonLinesFormatter, configure_logging, current_request_id
 from tests.service import sample_images as images
 from tests.service.harness import upload
 
@@ -54,6 +54,19 @@ def test_unexpected_error_is_logged_with_request_id_and_trace(served, log_lines)
     served.client.post("/predict", files=upload(images.jpeg()), headers={"X-Request-ID": "err-1"})
     errors = [line for line in log_lines() if line["level"] == "ERROR"]
     assert errors and errors[0]["request_id"] == "err-1" and "RuntimeError: boom" in errors[0]["exc_info"]
+
+
+def test_library_warnings_during_a_request_are_json_lines_with_its_id(capsys):
+    configure_logging("INFO")
+    token = current_request_id.set("multipart-1")
+    try:
+        logging.getLogger("python_multipart.multipart").warning("No Content-Type header given")
+        logging.getLogger("python_multipart.multipart").info("chatter below WARNING is dropped")
+    finally:
+        current_request_id.reset(token)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["logger"], line["level"], line["request_id"]) for line in lines] == [
+        ("python_multipart.multipart", "WARNING", "multipart-1")]
 
 
 def test_metrics_count_requests_by_route_and_status(served):
