@@ -211,6 +211,12 @@ def proc_status(pid: int) -> dict[str, int]:
     return readings
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def mapped_libraries(pid: int, needle: str) -> list[str]:
     """Shared objects mapped into the process whose path contains `needle` (e.g. TensorFlow's)."""
     found = set()

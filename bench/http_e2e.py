@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from bench.common import (
     choose_bundle,
     machine_info,
     mib,
+    process_cpu_seconds,
     results_path,
     running_server,
     sample_jpeg,
@@ -142,6 +144,10 @@ def goals(levels: dict, litert: dict, seed_rate: float | None, lean: dict) -> di
                                                             lean["/predict"].get("p50_ms")),
         "predict_best_rps": best_rate,
         "predict_best_rps_over_seed": ratio(best_rate, seed_rate),
+        # Supplementary, not the goal: the rate the server's own CPU cost allows once the load generator
+        # no longer shares its cores (cores x 1000 / server CPU ms per request).
+        "predict_server_only_capacity_per_s": max(
+            (row.get("server_only_capacity_per_s", 0) for row in levels["/predict"].values()), default=0),
         "gradcam_p50_over_predict_p50": ratio(gradcam_1.get("p50_ms"), predict_1.get("p50_ms")),
         "errors": errors,
     }
@@ -172,14 +178,21 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
         for path in ENDPOINTS:
             for clients in concurrency:
                 count = max(requests, 10 * clients)  # enough that every client sends several
+                cpu_before = process_cpu_seconds(server.pid)
                 with RssSampler(server.pid) as sampler:
                     row = asyncio.run(one_level(server.base_url, path, jpeg, clients=clients, requests=count,
                                                 time_limit_s=time_limit_s))
                 row["server_peak_rss_mib_during"] = mib(sampler.peak_rss)
+                # What the server alone burns per request: with the cores to itself (no load generator
+                # beside it) it could serve about cores / this many requests per second.
+                server_cpu_ms = (process_cpu_seconds(server.pid) - cpu_before) * 1000 / max(row["requests"], 1)
+                row["server_cpu_ms_per_request"] = round(server_cpu_ms, 2)
+                row["server_only_capacity_per_s"] = round(os.cpu_count() * 1000 / server_cpu_ms, 1)
                 levels[path][str(clients)] = row
                 print(f"{path:9} {clients:3} clients: p50 {row.get('p50_ms')} ms, p95 {row.get('p95_ms')}, "
                       f"p99 {row.get('p99_ms')}, {row['requests_per_s']} req/s, errors {row['errors']}, "
-                      f"peak RSS {row['server_peak_rss_mib_during']} MiB", flush=True)
+                      f"peak RSS {row['server_peak_rss_mib_during']} MiB, server CPU "
+                      f"{row['server_cpu_ms_per_request']} ms/request", flush=True)
         lean = {path: lean_client_p50(server.base_url, path, jpeg) for path in ENDPOINTS}
         for path, row in lean.items():
             print(f"{path:9}   1 client (stdlib http.client): p50 {row['p50_ms']} ms", flush=True)

@@ -150,7 +150,8 @@ def http_section(http: dict) -> list[str]:
                          row["requests_per_s"], row["errors"], row["server_peak_rss_mib_during"],
                          f"{timing.get('preprocess_ms')} / {timing.get('inference_ms')} / "
                          f"{timing.get('heatmap_ms', '–')} / {timing.get('total_ms')}",
-                         row["client_cpu_ms_per_request"]])
+                         row["client_cpu_ms_per_request"], row.get("server_cpu_ms_per_request"),
+                         row.get("server_only_capacity_per_s")])
     lean = http["server"].get("one_client_stdlib_http_client", {})
     litert = http["litert_raw_in_process"]
     return ["## HTTP end to end (loopback, 600×450 JPEG, uvicorn subprocess)", "",
@@ -159,7 +160,8 @@ def http_section(http: dict) -> list[str]:
             f"connection (least client overhead): /predict p50 {lean.get('/predict', {}).get('p50_ms')} ms, "
             f"/gradcam p50 {lean.get('/gradcam', {}).get('p50_ms')} ms.", "",
             *table(["endpoint", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors", "server peak RSS MiB",
-                    "server p50 ms: preprocess / inference / heatmap / total", "client CPU ms/req"], rows), ""]
+                    "server p50 ms: preprocess / inference / heatmap / total", "client CPU ms/req",
+                    "server CPU ms/req", "server-only capacity req/s"], rows), ""]
 
 
 def footprint_section(footprint: dict) -> list[str]:
@@ -219,8 +221,8 @@ def notes_section(data: dict) -> list[str]:
             f"nothing for HTTP.")
     if http and "/gradcam" in http["levels"] and "1" in http["levels"]["/gradcam"]:
         timing = http["levels"]["/gradcam"]["1"].get("server_timing_p50_ms", {})
-        lines.append(f"- /gradcam adds the overlay PNG: heatmap_ms p50 {timing.get('heatmap_ms')} ms, almost all "
-                     "of it zlib at Pillow's default PNG compression (level 6).")
+        lines.append(f"- /gradcam adds the overlay PNG: heatmap_ms p50 {timing.get('heatmap_ms')} ms (colour map, "
+                     "blend, PNG at zlib level 1), plus a larger response body to send and base64-encode.")
     if inference:
         results = inference["results"]
         seed, litert = results.get("seed_model_predict", {}), results.get("litert_raw", {})
@@ -230,7 +232,9 @@ def notes_section(data: dict) -> list[str]:
                          "goal is ≥ 10× model.predict's rate over HTTP, where each request also pays decode, "
                          "multipart and the load generator's own CPU on the same two cores.")
     lines.append("- Every HTTP number includes the load generator (httpx, same machine, same two cores); its "
-                 "CPU per request is in the table.")
+                 "CPU per request is in the table, beside the server's own. 'Server-only capacity' = cores × 1000 / "
+                 "server CPU ms per request: the rate the server could sustain with the cores to itself (a projection "
+                 "for capacity planning, not a measured rate).")
     lines.append("- On a shared cloud VM, back-to-back runs can differ by ~25 % in absolute p50s; the ratios "
                  "(measured in the same run, against the same noise) move much less. Compare ratios across runs.")
     return [*lines, ""]
