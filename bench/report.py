@@ -20,7 +20,7 @@ python -m bench.http_e2e                     # uvicorn subprocess, /predict and 
 python -m bench.footprint                    # cold start, RSS, installed size: LiteRT vs ENGINE=keras
 python -m bench.soak --requests 10000        # mixed valid/hostile load; exits 1 on a missed goal
 python -m bench.fuzz                         # schemathesis `st run` against a live loopback server
-PYTHONPATH=. python bench/train_pipeline.py --json bench/results/train_pipeline.json
+python -m bench.train_pipeline --json bench/results/train_pipeline.json
 python -m bench.report                       # this file, from bench/results/*.json
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
@@ -202,7 +202,7 @@ def fuzz_section(fuzz: dict) -> list[str]:
 
 def train_section(train: dict) -> list[str]:
     rows = [[key, value] for key, value in train.items()]
-    return ["## Training input pipeline (bench/train_pipeline.py)", "", *table(["", ""], rows), ""]
+    return ["## Training input pipeline (python -m bench.train_pipeline)", "", *table(["", ""], rows), ""]
 
 
 def notes_section(data: dict) -> list[str]:

@@ -25,8 +25,6 @@ def step_command(step: str, results: Path, quick: bool, model_dir: Path | None) 
     model = ["--model-dir", str(model_dir)] if model_dir and step != "train_pipeline" else []
     quick_flag = ["--quick"] if quick else []
     output = ["--json", str(results / f"{step}.json")]
-    if step == "train_pipeline":  # not a module of ours: run as its documented script
-        return [sys.executable, "bench/train_pipeline.py", *quick_flag, *output]
     extra = ["--inference-json", str(results / "inference.json")] if step == "http_e2e" else []
     return [sys.executable, "-m", f"bench.{step}", *model, *quick_flag, *output, *extra]
 

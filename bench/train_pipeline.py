@@ -1,6 +1,6 @@
 """Training input pipeline overhead vs the model's own step time, measured side by side.
 
-    PYTHONPATH=. python bench/train_pipeline.py [--data-dir ../shared/data/ham10000] [--images 640] [--quick]
+    python -m bench.train_pipeline [--data-dir ../shared/data/ham10000] [--images 640] [--quick]
 
 On the same images, batch size and model (Lite0, all layers trainable, as in the shipped recipe's
 phase 2), all through `model.fit`, in interleaved rounds (this machine's speed drifts by +-20 % over

@@ -1,0 +1,64 @@
+"""Each benchmark script's --quick mode runs end to end in CI on the test bundle and writes its report.
+
+The numbers of a quick run mean nothing (few iterations, a tiny model, a busy CI box); what is checked is
+that the scripts still work and measure what they claim, so the full runs behind bench/RESULTS.md do too.
+The soak and the fuzz have their quick modes in tests/hardening/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_quick(module: str, bundle: Path, out: Path, *extra: str, timeout_s: int = 300) -> dict:
+    command = [sys.executable, "-m", module, "--quick", "--json", str(out), *extra]
+    if bundle is not None:
+        command += ["--model-dir", str(bundle)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_inference_benchmark_times_every_engine_side_by_side(tiny_bundle, tmp_path):
+    pytest.importorskip("keras", reason="the Keras variants need TensorFlow (the dev extra)")
+    report = run_quick("bench.inference", tiny_bundle, tmp_path / "inference.json")
+    results = report["results"]
+    for variant in ("litert_raw", "service_litert_engine", "seed_model_predict"):
+        assert results[variant]["p50_ms"] > 0, variant
+    assert report["bundle"]["files"], "the report names the bundle it measured"
+
+
+def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, tmp_path):
+    inference = run_quick("bench.inference", tiny_bundle, tmp_path / "inference.json")
+    report = run_quick("bench.http_e2e", tiny_bundle, tmp_path / "http.json",
+                       "--inference-json", str(tmp_path / "inference.json"))
+    one_client = report["levels"]["/predict"]["1"]
+    assert one_client["errors"] == 0 and one_client["p50_ms"] > 0
+    assert one_client["server_cpu_ms_per_request"] > 0
+    assert report["seed_model_predict_per_s"] == inference["results"]["seed_model_predict"]["throughput_per_s"]
+    assert set(report["goals"]["met"]) >= {"predict_p50_le_1.5x_litert", "predict_rps_ge_10x_seed", "zero_errors"}
+
+
+def test_footprint_benchmark_compares_the_lean_and_tensorflow_engines(tiny_bundle, tmp_path):
+    pytest.importorskip("keras", reason="ENGINE=keras needs TensorFlow (the dev extra)")
+    report = run_quick("bench.footprint", tiny_bundle, tmp_path / "footprint.json")
+    engines = report["engines"]
+    assert engines["litert"]["tensorflow_libraries_mapped"] == 0 < engines["keras"]["tensorflow_libraries_mapped"]
+    assert engines["litert"]["cold_start_ready_s_median"] > 0
+
+
+def test_training_pipeline_benchmark_measures_its_overhead(ham10000_dir, tmp_path):
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow (the dev extra)")
+    report = run_quick("bench.train_pipeline", None, tmp_path / "train.json", "--data-dir", str(ham10000_dir))
+    assert report["model_step_alone_ms_per_batch"] > 0 and report["fit_through_pipeline_ms_per_batch"] > 0
+    assert report["pipeline_overhead"] == pytest.approx(
+        report["fit_through_pipeline_ms_per_batch"] / report["model_step_alone_ms_per_batch"] - 1, abs=2e-3)
