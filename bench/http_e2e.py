@@ -1,7 +1,7 @@
 """End to end over HTTP (loopback only): a uvicorn subprocess serving the bundle, /predict and /gradcam with a
 600x450 JPEG at 1 and 8/16/32 concurrent clients (httpx async).
 
-    python -m bench.http_e2e [--model-dir models] [--concurrency 1,8,16,32] [--requests 300] [--time-limit 60]
+    python -m bench.http_e2e [--model-dir models] [--concurrency 1,8,16,32] [--requests 500] [--time-limit 60]
                              [--inference-json bench/results/inference.json] [--quick] [--json PATH]
 
 Every level is bounded by a request count and a time limit. The load generator shares the two cores
@@ -187,7 +187,9 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
                 # beside it) it could serve about cores / this many requests per second.
                 server_cpu_ms = (process_cpu_seconds(server.pid) - cpu_before) * 1000 / max(row["requests"], 1)
                 row["server_cpu_ms_per_request"] = round(server_cpu_ms, 2)
-                row["server_only_capacity_per_s"] = round(os.cpu_count() * 1000 / server_cpu_ms, 1)
+                row["server_cores"] = len(os.sched_getaffinity(server.pid))
+                row["server_only_capacity_per_s"] = (
+                    round(row["server_cores"] * 1000 / server_cpu_ms, 1) if server_cpu_ms > 0 else None)
                 levels[path][str(clients)] = row
                 print(f"{path:9} {clients:3} clients: p50 {row.get('p50_ms')} ms, p95 {row.get('p95_ms')}, "
                       f"p99 {row.get('p99_ms')}, {row['requests_per_s']} req/s, errors {row['errors']}, "

@@ -24,6 +24,10 @@ MIN_SIDE = 8
 RESAMPLING = Image.Resampling.BILINEAR  # PIL's bilinear filter antialiases when downscaling
 _ALPHA_BACKGROUND = (255, 255, 255)
 
+# Our own limit (max_pixels) is what refuses bombs, with a message naming it; Pillow's warning for images
+# between its two limits is noise. Pillow's globals are never changed: decoding runs in several threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: int | None = None) -> Image.Image:
     """Decode bytes into an upright PIL image, refusing bombs, odd formats and broken files.
@@ -32,14 +36,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: in
     """
     if not data:
         raise InvalidImage("the image is empty (0 bytes)")
-    with warnings.catch_warnings():
-        # Pillow's own bomb check would raise before ours could name the limit.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            image = _open_checked(data, max_pixels, min_size)
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved_limit
+    image = _open_checked(data, max_pixels, min_size)
     try:
         return ImageOps.exif_transpose(image)
     except Exception as error:  # hostile EXIF blocks raise struct/KeyError/TypeError variants, not OSError
@@ -49,6 +46,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: in
 def _open_checked(data: bytes, max_pixels: int, min_size: int | None) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:  # Pillow's own hard limit (2x Image.MAX_IMAGE_PIXELS)
+        raise ImageTooLarge(f"the image is too large to decode ({error})") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidImage("the data is not a recognisable image") from error
     if image.format not in ACCEPTED_FORMATS:
@@ -60,10 +59,12 @@ def _open_checked(data: bytes, max_pixels: int, min_size: int | None) -> Image.I
         raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
     if min(width, height) < MIN_SIDE:
         raise InvalidImage(f"image is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
-    if min_size is not None and image.format == "JPEG":
+    if min_size is not None and image.format in ("JPEG", "MPO"):  # phones often save MPO (JPEG + depth)
         image.draft(image.mode, (min_size, min_size))  # the bomb check above saw the full size
     try:
         image.load()  # decode now, so truncation surfaces here and not mid-inference
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(f"the image is too large to decode ({error})") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidImage(f"the {image.format} data is truncated or corrupt") from error
     return image

@@ -1,11 +1,15 @@
 """Cap request bodies while they arrive, so an upload can never be read unbounded into memory or disk.
 
-A declared Content-Length over the cap is refused before any byte is read; a body that grows
-past the cap (chunked, or lying about its length) is cut off mid-stream. Either way: 413 problem.
+A declared Content-Length over the cap is refused before the app reads any byte; a body that grows
+past the cap (chunked, or lying about its length) stops being parsed mid-stream. Either way: a 413 problem.
+Before answering, the rest of the body is read and discarded, a bounded amount for a bounded time: most
+clients send their whole body before reading, and closing on unread bytes makes TCP reset the connection,
+destroying the 413 before the client sees it. A body too large to drain gets its 413 with `Connection: close`.
 """
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import error_response
@@ -13,6 +17,8 @@ from service.core.config import Settings
 from service.errors import PayloadTooLarge
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small form fields
+DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
+DRAIN_TIMEOUT_S = 5.0
 
 
 class _BodyOverCap(Exception):
@@ -42,15 +48,17 @@ class BodySizeLimit:
         declared = _content_length(scope)
         if declared is not None and declared > cap:
             detail = f"the request declares {declared} bytes; the limit is {cap}"
-            await self._refuse(scope, receive, send, detail)
+            drained = declared <= DRAIN_LIMIT_BYTES and await drain(receive)
+            await self._refuse(scope, receive, send, detail, keep_alive=drained)
             return
-        received, over_cap = 0, False
+        received, over_cap, body_done = 0, False, False
 
         async def capped_receive() -> Message:
-            nonlocal received, over_cap
+            nonlocal received, over_cap, body_done
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > cap:
                     over_cap = True
                     raise _BodyOverCap  # aborts whatever was parsing the body
@@ -66,16 +74,31 @@ class BodySizeLimit:
             if not over_cap:  # whatever the half-read body made the app raise is moot once over the cap
                 raise
         if over_cap:
-            await self._refuse(scope, receive, send, f"the request body exceeds the limit of {cap} bytes")
+            drained = body_done or await drain(receive)
+            await self._refuse(scope, receive, send, f"the request body exceeds the limit of {cap} bytes",
+                               keep_alive=drained)
 
     @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+    async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str, *, keep_alive: bool) -> None:
         request_id = scope.get("state", {}).get("request_id")
         response = error_response(PayloadTooLarge(detail), instance=scope["path"], request_id=request_id)
-        # No `Connection: close`: closing with the unread body still in the kernel buffer makes TCP send a
-        # reset that destroys the 413 before the client reads it. Kept alive, uvicorn discards the rest of
-        # the body unbuffered, and its keep-alive timeout still bounds a client that never stops sending.
+        if not keep_alive:
+            response.headers["Connection"] = "close"  # the body is still arriving: never read it as a request
         await response(scope, receive, send)
+
+
+async def drain(receive: Receive) -> bool:
+    """Read and discard the rest of the request body; True if it ended within the byte and time bounds."""
+    drained = 0
+    with anyio.move_on_after(DRAIN_TIMEOUT_S):
+        while drained <= DRAIN_LIMIT_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False  # the client went away
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return True
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

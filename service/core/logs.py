@@ -17,7 +17,7 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 SERVICE_LOGGER = "service"
 # Libraries that log while a request is parsed (python-multipart warns about malformed bodies): their lines
 # get the same JSON shape and request id instead of bare text on stderr.
-LIBRARY_LOGGERS = ("python_multipart",)
+LIBRARY_LOGGERS = ("python_multipart", "multipart")  # the package's module name since 0.0.13, and before
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 

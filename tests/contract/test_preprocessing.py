@@ -75,6 +75,14 @@ def test_decompression_bomb_is_refused_before_decoding():
         preprocess_image(data, 32, max_pixels=40_000_000)
 
 
+def test_pillows_own_hard_limit_is_a_too_large_image_and_its_globals_are_left_alone(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)  # Pillow refuses above 2x this, inside open()
+    data = encode(Image.new("RGB", (100, 100)), "PNG")
+    with pytest.raises(ImageTooLarge, match="too large to decode"):
+        preprocess_image(data, 32, max_pixels=40_000_000)
+    assert Image.MAX_IMAGE_PIXELS == 1_000  # decoding runs in threads: no process-wide state is touched
+
+
 def test_tiny_images_are_refused():
     with pytest.raises(InvalidImage, match="at least 8 pixels"):
         preprocess_image(encode(Image.new("RGB", (4, 100)), "PNG"), 32)
@@ -94,8 +102,12 @@ def full_decode_then_resize(data: bytes, size: int) -> np.ndarray:
     return np.asarray(to_rgb(decode_image(data)).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_model_size():
-    data = encode(photo_like(1600, 1200), "JPEG", quality=92)
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])  # MPO: what many phones save (JPEG + a second frame)
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_model_size(fmt):
+    photo = photo_like(1600, 1200)
+    options = {"save_all": True, "append_images": [photo]} if fmt == "MPO" else {}
+    data = encode(photo, fmt, quality=92, **options)
+    assert Image.open(io.BytesIO(data)).format == fmt
     assert decode_image(data).size == (1600, 1200)
     assert decode_image(data, min_size=192).size == (400, 300)  # 1/4: 1/8 would leave 150 < 192 rows
     assert decode_image(data, min_size=700).size == (1600, 1200)  # 1/2 would leave 600 < 700 rows

@@ -98,3 +98,33 @@ async def oversize_uploads(base_url: str, size: int, count: int) -> list[int | s
 def test_an_oversize_upload_gets_its_413_not_a_reset(live_server):
     outcomes = asyncio.run(oversize_uploads(live_server.base_url, 11 * 1024 * 1024, 3))
     assert outcomes == [413, 413, 413]
+
+
+def read_response_head(connection: socket.socket) -> str:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\r\n\r\n")[0].decode("latin-1").lower()
+
+
+def test_a_body_too_large_to_drain_gets_its_413_at_once_and_the_connection_closed(live_server):
+    # 1 GiB declared, a few bytes sent: draining would take forever, so the answer must not wait for it.
+    head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{live_server.port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {2**30}\r\n\r\n").encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as connection:
+        connection.sendall(head + b"--" + BOUNDARY.encode())
+        response = read_response_head(connection)
+    assert response.startswith("http/1.1 413") and "connection: close" in response, response
+    assert time.monotonic() - started < 3
+
+
+def test_a_drained_oversize_body_leaves_the_connection_usable(live_server):
+    # Just over the cap: the server reads the rest, answers 413, and keeps the connection for the next request.
+    with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
+        refused = client.post("/predict", files={"file": ("big.jpg", b"\xff" * (11 * 1024 * 1024), "image/jpeg")})
+        assert refused.status_code == 413 and "close" not in refused.headers.get("connection", "")
+        assert client.get("/healthz").status_code == 200

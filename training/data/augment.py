@@ -34,7 +34,8 @@ class RandomOrientationAndScale(keras.layers.Layer):
         batch = tf.shape(images)[0]
         angle = keras.random.uniform((batch,), -self.max_radians, self.max_radians, seed=self.seed_generator)
         scale = keras.random.uniform((batch,), *self.scale_range, seed=self.seed_generator)
-        flips = tf.sign(keras.random.uniform((batch, 2), -1.0, 1.0, seed=self.seed_generator))
+        coin = keras.random.uniform((batch, 2), 0.0, 1.0, seed=self.seed_generator)
+        flips = tf.where(coin < 0.5, -1.0, 1.0)  # never 0, which would collapse the image to one pixel
         transforms = affine_about_centre(angle, scale * flips[:, 0], scale * flips[:, 1],
                                          tf.shape(images)[1], tf.shape(images)[2])
         return resample(images, transforms)
