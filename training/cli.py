@@ -1,4 +1,4 @@
-"""`python -m training <command>`: train, evaluate, describe."""
+"""`python -m training <command>`: train, evaluate, describe, model-card."""
 
 from __future__ import annotations
 
