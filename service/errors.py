@@ -14,6 +14,10 @@ class ModelNotReady(ServiceError):
     """The model is still loading, or its bundle could not be loaded."""
 
 
+class Overloaded(ServiceError):
+    """More model requests are in flight than MAX_INFLIGHT_REQUESTS allows; the client should retry."""
+
+
 class EngineFailure(ServiceError):
     """The model runtime returned something the contract does not allow (a server fault)."""
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from service.api.admission import AdmissionLimit
 from service.api.body_limit import BodySizeLimit, body_caps
 from service.api.main import api_router
 from service.api.observability import RequestObserver
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
 
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, *body_caps(settings))  # innermost of ours: added first
+    app.add_middleware(AdmissionLimit, max_inflight=settings.max_inflight_requests)  # shed before parsing
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],

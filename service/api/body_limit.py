@@ -9,16 +9,14 @@ destroying the 413 before the client sees it. A body too large to drain gets its
 
 from __future__ import annotations
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.drain import DRAIN_LIMIT_BYTES, drain
 from service.api.problems import error_response
 from service.core.config import Settings
 from service.errors import PayloadTooLarge
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small form fields
-DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
-DRAIN_TIMEOUT_S = 5.0
 
 
 class _BodyOverCap(Exception):
@@ -85,20 +83,6 @@ class BodySizeLimit:
         if not keep_alive:
             response.headers["Connection"] = "close"  # the body is still arriving: never read it as a request
         await response(scope, receive, send)
-
-
-async def drain(receive: Receive) -> bool:
-    """Read and discard the rest of the request body; True if it ended within the byte and time bounds."""
-    drained = 0
-    with anyio.move_on_after(DRAIN_TIMEOUT_S):
-        while drained <= DRAIN_LIMIT_BYTES:
-            message = await receive()
-            if message["type"] != "http.request":
-                return False  # the client went away
-            drained += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                return True
-    return False
 
 
 def _content_length(scope: Scope) -> int | None:

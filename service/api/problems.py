@@ -35,6 +35,7 @@ _KINDS: dict[type[Exception], ProblemKind] = {
     UnsupportedImageFormat: ProblemKind(415, "unsupported-image-format", "Unsupported image format"),
     ImageTooLarge: ProblemKind(413, "image-too-large", "Image dimensions too large"),
     errors.ModelNotReady: ProblemKind(503, "model-not-ready", "Model not ready"),
+    errors.Overloaded: ProblemKind(503, "overloaded", "Server busy"),
     errors.EngineFailure: ProblemKind(500, "engine-failure", "Model runtime failure"),
     errors.Unauthenticated: ProblemKind(401, "unauthenticated", "Missing or invalid API key"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
@@ -83,8 +84,9 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def error_response(error: Exception, *, instance: str | None, request_id: str | None) -> JSONResponse:
-    return problem_response(describe(error, instance=instance, request_id=request_id))
+def error_response(error: Exception, *, instance: str | None, request_id: str | None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return problem_response(describe(error, instance=instance, request_id=request_id), headers=headers)
 
 
 def request_id_of(request: Request) -> str | None:

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     inference_threads: int = Field(2, ge=1, le=64, description="LiteRT num_threads per interpreter.")
     inference_concurrency: int = Field(2, ge=1, le=32, description="Images decoded/inferred at once.")
+    max_inflight_requests: int = Field(
+        32, ge=1, le=4096, description="Model requests admitted at once; more get 503 `overloaded`.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("url_allowed_hosts", "url_allowed_private_networks", "cors_origins", mode="before")
