@@ -76,8 +76,11 @@ def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
 
 
 def save_keras_model(model: keras.Model, path: Path) -> Path:
-    """Save weights and architecture only: the optimizer state would triple the file for nothing."""
-    inference_copy = keras.models.clone_model(model)
+    """Save weights and architecture only: the optimizer state would triple the file for nothing.
+
+    Rebuilt from the config, not `clone_model`, which in Keras 3 carries the compile state along.
+    """
+    inference_copy = keras.Model.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
     return write_atomically(path, lambda tmp: inference_copy.save(tmp))
 

@@ -37,11 +37,10 @@ def run_training(config: TrainConfig) -> Path:
     checkpoints = prepare_checkpoints(config)
     with strategy.scope():
         model = build_classifier(config.backbone, config.image_size, config.weights)
-    started = time.perf_counter()
     run_phase(model, "frozen", config, train_data, val_data, checkpoints, strategy)
     run_phase(model, "finetune", config, train_data, val_data, checkpoints, strategy)
     history = read_history(checkpoints)
-    history["train_seconds"] = round(time.perf_counter() - started, 1)
+    history["train_seconds"] = training_seconds(history)
     return write_bundle(model, table, images, config, history)
 
 
@@ -150,6 +149,12 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_seconds"] = round(time.perf_counter() - self.started, 1)
+
+
+def training_seconds(history: dict[str, object]) -> float:
+    """Time spent in epochs, summed over both phases and over every resumed run (from the CSV logs)."""
+    epochs = [epoch for phase in ("frozen", "finetune") for epoch in history.get(phase, [])]
+    return round(sum(epoch.get("epoch_seconds") or 0.0 for epoch in epochs), 1)
 
 
 def read_history(checkpoints: Path) -> dict[str, object]:

@@ -62,7 +62,7 @@ _PREDICTION_EXAMPLE = {
     "threshold_source": "bundle",
     "high_sensitivity": {"threshold": 0.3, "is_cancerous": True, "label": "cancerous"},
     "model": {
-        "id": "skin-cancer-detector", "version": "1.0.0", "backbone": "EfficientNetB0", "engine": "litert"
+        "id": "skin-cancer-detector", "version": "1.1.0", "backbone": "efficientnet_lite0", "engine": "litert"
     },
     "timing": {
         "preprocess_ms": 4.1, "inference_ms": 38.5, "fetch_ms": None, "heatmap_ms": None, "total_ms": 45.2

@@ -1,7 +1,10 @@
 """The issue's smoke run: a tiny real training run through the CLI, then evaluate and resume."""
 
+import io
 import json
+import zipfile
 
+import h5py
 import pandas as pd
 import pytest
 
@@ -39,6 +42,19 @@ def test_training_writes_a_complete_consistent_bundle(trained):
     card = (trained / "MODEL_CARD.md").read_text()
     assert "Decision support, not a diagnosis" in card and "CC BY-NC 4.0" in card
     assert f"| roc_auc | {json.loads((trained / BundleFiles.METRICS).read_text())['test']['roc_auc']:.3f} |" in card
+
+
+def test_the_keras_model_is_saved_without_optimizer_state(trained):
+    with zipfile.ZipFile(trained / BundleFiles.KERAS_MODEL) as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        assert "optimizer" not in weights, "Adam's moments would triple the file"
+        assert not json.loads(archive.read("config.json")).get("compile_config")
+
+
+def test_recorded_training_time_is_the_sum_of_epoch_times(trained):
+    history = json.loads((trained / "history.json").read_text())
+    epochs = history["frozen"] + history["finetune"]
+    assert history["train_seconds"] == pytest.approx(sum(epoch["epoch_seconds"] for epoch in epochs), abs=0.2)
 
 
 def test_evaluate_on_training_data_scores_only_the_test_split(trained, ham10000_dir, tmp_path, capsys):
