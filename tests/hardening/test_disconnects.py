@@ -38,9 +38,11 @@ def send_and_vanish(port: int, body: bytes, fraction: float) -> None:
 
 
 def server_errors_recorded(client: httpx.Client) -> int:
+    """5xx answers except 503: a burst of 50 vanishing uploads is past MAX_INFLIGHT_REQUESTS, and shedding
+    it with 503 `overloaded` is the designed answer to overload, not a fault."""
     metrics = client.get("/metrics").text
-    return sum(int(float(value)) for value in re.findall(r'http_requests_total\{[^}]*status="5\d\d"[^}]*\} (\S+)',
-                                                          metrics))
+    pattern = r'http_requests_total\{[^}]*status="5(?!03)\d\d"[^}]*\} (\S+)'
+    return sum(int(float(value)) for value in re.findall(pattern, metrics))
 
 
 def warm_up(client: httpx.Client, jpeg: bytes) -> None:

@@ -12,7 +12,7 @@ from contract.schema import FALLBACK_THRESHOLD
 from service.errors import EngineFailure
 from service.inference.decision import DecisionPolicy
 from service.inference.engine import checked_output
-from service.inference.heatmap import jet, normalise_cam, overlay, overlay_png, upsample
+from service.inference.heatmap import OVERLAY_ALPHA, jet, normalise_cam, overlay, overlay_png, upsample
 from tests.service.fakes import fake_thresholds
 
 
@@ -71,6 +71,16 @@ def test_overlay_marks_the_hot_region_red():
     bottom_right, top_left = blended[28, 28], blended[2, 2]
     assert bottom_right[0] > bottom_right[2]  # more red than blue
     assert top_left[2] > top_left[0]  # more blue than red
+
+
+def test_table_coloured_overlay_matches_the_exact_blend_within_quantisation():
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    cam = rng.uniform(0, 3, (6, 6))
+    exact_heat = jet(upsample(normalise_cam(cam), 64)).astype(np.float64)
+    exact = (1 - OVERLAY_ALPHA) * image.astype(np.float64) + OVERLAY_ALPHA * exact_heat
+    # 256 colour levels on a ramp of slope 4 x 255, blended at alpha 0.4: at most ~2 levels apart
+    assert np.abs(overlay(image, cam).astype(np.float64) - exact).max() <= 3.0
 
 
 def test_overlay_png_decodes_to_the_image_size():
