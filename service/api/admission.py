@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.drain import drain
-from service.api.problems import error_response
+from service.api.drain import refuse
 from service.errors import Overloaded
 
 MODEL_PATHS = frozenset({"/predict", "/predict-url", "/predict/batch", "/gradcam"})
@@ -38,9 +37,5 @@ class AdmissionLimit:
             self.inflight -= 1
 
     async def _shed(self, scope: Scope, receive: Receive, send: Send) -> None:
-        drained = await drain(receive)
         error = Overloaded(f"more than {self.max_inflight} requests are in progress; retry in a moment")
-        headers = {"Retry-After": str(RETRY_AFTER_S)} | ({} if drained else {"Connection": "close"})
-        response = error_response(error, instance=scope["path"], request_id=scope.get("state", {}).get("request_id"),
-                                  headers=headers)
-        await response(scope, receive, send)
+        await refuse(scope, receive, send, error, headers={"Retry-After": str(RETRY_AFTER_S)})

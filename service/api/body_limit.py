@@ -2,17 +2,14 @@
 
 A declared Content-Length over the cap is refused before the app reads any byte; a body that grows
 past the cap (chunked, or lying about its length) stops being parsed mid-stream. Either way: a 413 problem.
-Before answering, the rest of the body is read and discarded, a bounded amount for a bounded time: most
-clients send their whole body before reading, and closing on unread bytes makes TCP reset the connection,
-destroying the 413 before the client sees it. A body too large to drain gets its 413 with `Connection: close`.
+The rest of the body is drained before the 413 (service.api.drain), so the client reads the answer.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.drain import DRAIN_LIMIT_BYTES, drain
-from service.api.problems import error_response
+from service.api.drain import declared_length, refuse
 from service.core.config import Settings
 from service.errors import PayloadTooLarge
 
@@ -43,11 +40,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         cap = self.caps.get(scope["path"], self.default_cap)
-        declared = _content_length(scope)
+        declared = declared_length(scope)
         if declared is not None and declared > cap:
-            detail = f"the request declares {declared} bytes; the limit is {cap}"
-            drained = declared <= DRAIN_LIMIT_BYTES and await drain(receive)
-            await self._refuse(scope, receive, send, detail, keep_alive=drained)
+            error = PayloadTooLarge(f"the request declares {declared} bytes; the limit is {cap}")
+            await refuse(scope, receive, send, error)
             return
         received, over_cap, body_done = 0, False, False
 
@@ -72,22 +68,5 @@ class BodySizeLimit:
             if not over_cap:  # whatever the half-read body made the app raise is moot once over the cap
                 raise
         if over_cap:
-            drained = body_done or await drain(receive)
-            await self._refuse(scope, receive, send, f"the request body exceeds the limit of {cap} bytes",
-                               keep_alive=drained)
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str, *, keep_alive: bool) -> None:
-        request_id = scope.get("state", {}).get("request_id")
-        response = error_response(PayloadTooLarge(detail), instance=scope["path"], request_id=request_id)
-        if not keep_alive:
-            response.headers["Connection"] = "close"  # the body is still arriving: never read it as a request
-        await response(scope, receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
-    return None
+            error = PayloadTooLarge(f"the request body exceeds the limit of {cap} bytes")
+            await refuse(scope, receive, send, error, body_pending=not body_done)

@@ -1,17 +1,32 @@
-"""Read and discard an unwanted request body before refusing it.
+"""Refuse a request whose body the app will not read, so that the refusal arrives as an answer.
 
 Most clients send their whole body before reading the answer. Closing the connection on unread bytes
 makes TCP send a reset, which destroys the refusal before the client reads it; reading the rest first
-(a bounded amount, for a bounded time) lets a 413 or 503 arrive as an answer.
+(a bounded amount, for a bounded time) lets a 413 or 503 arrive as an answer. A body too large to drain
+gets its answer with `Connection: close`, so its remaining bytes are never read as a next request.
 """
 
 from __future__ import annotations
 
 import anyio
-from starlette.types import Receive
+from starlette.types import Receive, Scope, Send
+
+from service.api.problems import error_response
 
 DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
 DRAIN_TIMEOUT_S = 5.0
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, error: Exception, *, body_pending: bool = True,
+                 headers: dict[str, str] | None = None) -> None:
+    """Answer `error` as a problem, after draining what is left of the body when that is affordable."""
+    declared = declared_length(scope)
+    drained = not body_pending or (
+        (declared is None or declared <= DRAIN_LIMIT_BYTES) and await drain(receive))
+    request_id = scope.get("state", {}).get("request_id")
+    closing = {} if drained else {"Connection": "close"}
+    response = error_response(error, instance=scope["path"], request_id=request_id, headers=(headers or {}) | closing)
+    await response(scope, receive, send)
 
 
 async def drain(receive: Receive) -> bool:
@@ -26,3 +41,12 @@ async def drain(receive: Receive) -> bool:
             if not message.get("more_body", False):
                 return True
     return False
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, or None when absent or not a plain number."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None

@@ -42,9 +42,15 @@ def configure_logging(level: str) -> logging.Logger:
     """Send the service's (and chatty libraries') loggers to stdout as JSON lines (idempotent)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonLinesFormatter())
-    for name, floor in ((SERVICE_LOGGER, level), *((library, "WARNING") for library in LIBRARY_LOGGERS)):
-        logger = logging.getLogger(name)
-        logger.setLevel(max(logging.getLevelName(level), logging.getLevelName(floor)))
-        logger.propagate = False
-        logger.handlers[:] = [handler]
+    threshold = logging.getLevelName(level)
+    _send_to(handler, SERVICE_LOGGER, threshold)
+    for library in LIBRARY_LOGGERS:
+        _send_to(handler, library, max(threshold, logging.WARNING))
     return logging.getLogger(SERVICE_LOGGER)
+
+
+def _send_to(handler: logging.Handler, name: str, level: int) -> None:
+    logger = logging.getLogger(name)
+    logger.setLevel(level)
+    logger.propagate = False
+    logger.handlers[:] = [handler]
