@@ -28,19 +28,26 @@ def run_quick(module: str, bundle: Path, out: Path, *extra: str, timeout_s: int 
     return json.loads(out.read_text())
 
 
-def test_inference_benchmark_times_every_engine_side_by_side(tiny_bundle, tmp_path):
+@pytest.fixture(scope="module")
+def inference_json(tiny_bundle, tmp_path_factory) -> Path:
+    """One quick inference run, read by its own test and, as the seed's rate, by the HTTP benchmark's."""
     pytest.importorskip("keras", reason="the Keras variants need TensorFlow (the dev extra)")
-    report = run_quick("bench.inference", tiny_bundle, tmp_path / "inference.json")
+    path = tmp_path_factory.mktemp("bench") / "inference.json"
+    run_quick("bench.inference", tiny_bundle, path)
+    return path
+
+
+def test_inference_benchmark_times_every_engine_side_by_side(inference_json):
+    report = json.loads(inference_json.read_text())
     results = report["results"]
     for variant in ("litert_raw", "service_litert_engine", "seed_model_predict"):
         assert results[variant]["p50_ms"] > 0, variant
     assert report["bundle"]["files"], "the report names the bundle it measured"
 
 
-def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, tmp_path):
-    inference = run_quick("bench.inference", tiny_bundle, tmp_path / "inference.json")
-    report = run_quick("bench.http_e2e", tiny_bundle, tmp_path / "http.json",
-                       "--inference-json", str(tmp_path / "inference.json"))
+def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, inference_json, tmp_path):
+    inference = json.loads(inference_json.read_text())
+    report = run_quick("bench.http_e2e", tiny_bundle, tmp_path / "http.json", "--inference-json", str(inference_json))
     one_client = report["levels"]["/predict"]["1"]
     assert one_client["errors"] == 0 and one_client["p50_ms"] > 0
     assert one_client["server_cpu_ms_per_request"] > 0
