@@ -11,6 +11,7 @@ from service.api.body_limit import BodySizeLimit, body_caps
 from service.api.main import api_router
 from service.api.observability import RequestObserver
 from service.api.problems import install_problem_handlers
+from service.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from service.api.routes.web import STATIC_DIR
 from service.core.config import Settings, get_settings
 from service.core.logs import configure_logging
@@ -19,6 +20,7 @@ from service.fetch.safe_url import SafeUrlFetcher
 from service.inference.dataplane import DataPlane
 from service.inference.model import LesionModel
 from service.lifespan import lifespan
+from service.version import SERVICE_VERSION
 
 DESCRIPTION = """Dermoscopy skin-lesion classifier (cancerous vs non-cancerous) with Grad-CAM explanations.
 
@@ -28,7 +30,9 @@ DESCRIPTION = """Dermoscopy skin-lesion classifier (cancerous vs non-cancerous) 
 def create_app(settings: Settings | None = None, model: LesionModel | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.warn_about_risky_values(configure_logging(settings.log_level))
-    app = FastAPI(title="Skin cancer detector", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    # docs_url=None: service.api.routes.docs serves /docs from local assets; ReDoc would need a CDN.
+    app = FastAPI(title="Skin cancer detector", version=SERVICE_VERSION, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.metrics = settings, ServiceMetrics()
     app.state.model = model or LesionModel(settings)
     app.state.dataplane = DataPlane(app.state.model, settings, app.state.metrics)
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
     app.include_router(api_router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 CURL_MARKER = "<!-- curl-examples"
+SAVE_PNG_MARKER = "<!-- save-png-example"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -33,7 +34,11 @@ def commands(block: str) -> list[str]:
     return found
 
 
-def curl_examples(text: str) -> list[str]:
-    """The commands of the first bash block after the curl-examples marker."""
-    start = text.index(CURL_MARKER)
+def marked_commands(text: str, marker: str) -> list[str]:
+    """The commands of the first bash block after an HTML-comment marker."""
+    start = text.index(marker)
     return commands(fenced_blocks(text[start:])[0])
+
+
+def curl_examples(text: str) -> list[str]:
+    return marked_commands(text, CURL_MARKER)

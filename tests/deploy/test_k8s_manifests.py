@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from service.core.config import Settings
 from tests.deploy.docker_files import Dockerfile
@@ -140,17 +137,6 @@ def test_configmap_holds_valid_settings_and_is_used(k8s_by_kind: dict[str, dict]
     assert "API_KEY" not in data, "secrets belong in a Secret"
     assert data["MODEL_DIR"] == dockerfile.final.env()["MODEL_DIR"]
     assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in container["envFrom"]
-
-
-def test_kustomize_renders(repo_root: Path) -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl not installed: the structural checks above still ran")
-    result = subprocess.run([kubectl, "kustomize", "deploy/k8s"], cwd=repo_root, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    kinds = {document["kind"] for document in yaml.safe_load_all(result.stdout)}
-    assert kinds == set(API_VERSIONS) - {"Kustomization"}
 
 
 def _cpu(value: str | int | float) -> float:

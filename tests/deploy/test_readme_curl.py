@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.live_server import REPO_ROOT, LiveServer, host_directory, sample_image
-from tests.deploy.readme import curl_examples
+from tests.deploy.readme import SAVE_PNG_MARKER, curl_examples, marked_commands
 
-EXAMPLES = curl_examples((REPO_ROOT / "README.md").read_text())
+README = (REPO_ROOT / "README.md").read_text()
+EXAMPLES = curl_examples(README)
 ENDPOINT = re.compile(r"BASE_URL:-[^}]*\}(/[^\"]*)\"")
+DEFAULT_FILES = re.compile(r"@(?:\$\{IMAGE:-)?(samples/[^}\"]+)")
 LABELS = {"cancerous", "non-cancerous"}
 
 pytestmark = pytest.mark.slow
@@ -102,14 +104,43 @@ def test_readme_has_curl_examples() -> None:
         assert _endpoint(command) in JSON_CHECKS | TEXT_CHECKS, f"no check for {command}"
 
 
-@pytest.mark.parametrize("command", EXAMPLES, ids=[f"{i}:{_endpoint(c)}" for i, c in enumerate(EXAMPLES)])
-def test_curl_example_succeeds(command: str, live_server: LiveServer, image_host: tuple[Path, str]) -> None:
+def test_examples_default_to_images_the_repository_ships() -> None:
+    defaults = {match for command in EXAMPLES for match in DEFAULT_FILES.findall(command)}
+    assert defaults, "the upload examples should work without setting IMAGE"
+    for relative in defaults:
+        assert (REPO_ROOT / relative).is_file(), relative
+    assert all("--fail-with-body" in command for command in EXAMPLES), "errors must not pass silently"
+
+
+def _run(command: str, env: dict[str, str], cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     if shutil.which("curl") is None or shutil.which("bash") is None:
         pytest.skip("curl and bash are needed to run the README's examples (apt-get install curl)")
+    full_env = {"PATH": os.environ["PATH"], **env}
+    return subprocess.run(["bash", "-c", command], env=full_env, capture_output=True, text=True, timeout=60,
+                          cwd=cwd)
+
+
+def test_save_png_example_writes_a_png(live_server: LiveServer, tmp_path: Path) -> None:
+    [command] = marked_commands(README, SAVE_PNG_MARKER)
+    image = REPO_ROOT / "samples" / "mel_ISIC_0024310.jpg"
+    result = _run(command, {"BASE_URL": live_server.base_url, "IMAGE": str(image)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gradcam.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_save_png_example_shows_a_problem_instead_of_a_traceback(live_server: LiveServer, tmp_path: Path) -> None:
+    [command] = marked_commands(README, SAVE_PNG_MARKER)
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("not an image")
+    result = _run(command, {"BASE_URL": live_server.base_url, "IMAGE": str(not_an_image)}, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "invalid-image" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", EXAMPLES, ids=[f"{i}:{_endpoint(c)}" for i, c in enumerate(EXAMPLES)])
+def test_curl_example_succeeds(command: str, live_server: LiveServer, image_host: tuple[Path, str]) -> None:
     image, image_url = image_host
-    env = {"PATH": os.environ["PATH"], "BASE_URL": live_server.base_url, "IMAGE": str(image),
-           "IMAGE_URL": image_url}
-    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+    result = _run(command, {"BASE_URL": live_server.base_url, "IMAGE": str(image), "IMAGE_URL": image_url})
     assert result.returncode == 0, f"{command}\n{result.stderr}\n{live_server.log_tail()}"
     endpoint = _endpoint(command)
     if endpoint in TEXT_CHECKS:
