@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -107,3 +108,40 @@ def resize_for_model(image: Image.Image, image_size: int) -> np.ndarray:
 def preprocess_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """bytes -> (image_size, image_size, 3) uint8 RGB, the model's input before batching."""
     return resize_for_model(decode_image(data, max_pixels, min_size=image_size), image_size)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    pixels: np.ndarray  # (S, S, 3) uint8: the model input, exactly as preprocess_image makes it
+    original_size: tuple[int, int]  # (width, height) as sent, after EXIF orientation
+    display: np.ndarray | None  # (h, w, 3) uint8 in the original aspect ratio, for drawing on; None unless asked
+
+
+def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  display_side: int | None = None) -> PreparedImage:
+    """preprocess_image, plus the size the image was sent at and, with display_side, an upright copy whose
+    longer side is at most display_side pixels (the explanation overlay is drawn on it)."""
+    image = decode_image(data, max_pixels, min_size=max(image_size, display_side or 0))
+    original_size = _declared_size(data, fallback=image.size)
+    display = None
+    if display_side is not None:
+        copy = to_rgb(image)
+        copy.thumbnail((display_side, display_side), RESAMPLING)
+        display = np.asarray(copy, dtype=np.uint8)
+    return PreparedImage(resize_for_model(image, image_size), original_size, display)
+
+
+_ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+
+
+def _declared_size(data: bytes, fallback: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) upright, from the header: decode_image may have decoded a JPEG at a reduced scale.
+
+    Called only on bytes decode_image accepted; any header oddity falls back to the decoded size."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+            orientation = header.getexif().get(0x0112, 1)
+    except Exception:  # hostile metadata raises a zoo of types; the decoded size is a safe answer
+        return fallback
+    return (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)

@@ -1,7 +1,8 @@
 """The bundle's contract, as typed schemas: one definition read by training and serving.
 
 A bundle directory holds the files named in `BundleFiles`; `contract.json` is written last
-and lists every other file's sha256, so a reader can tell a complete bundle from a torn one.
+and lists the sha256 of every file the training run wrote, so a reader can tell a complete bundle from a
+torn one. Schema 2 (model 2.0): seven diagnoses, the LayerCAM explanation and the input check.
 """
 
 from __future__ import annotations
@@ -10,12 +11,41 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+from contract.diagnoses import CANCEROUS_CODES, NON_CANCEROUS_CODES
+
+SCHEMA_VERSION = 2
 FALLBACK_THRESHOLD = 0.61  # the seed project's tuned value, used only when a bundle has none
-POSITIVE_DIAGNOSES = frozenset({"mel", "bcc", "akiec"})
-NEGATIVE_DIAGNOSES = frozenset({"nv", "bkl", "df", "vasc"})
+POSITIVE_DIAGNOSES = CANCEROUS_CODES
+NEGATIVE_DIAGNOSES = NON_CANCEROUS_CODES
 POSITIVE_LABEL = "cancerous"
 NEGATIVE_LABEL = "non-cancerous"
+
+
+class ModelLayers:
+    """Names of the layers that training builds and the explainer, calibration and export look up."""
+
+    FEATURES = "top_activation"  # the backbone's last conv activation (Lite0 and B0 both name it so)
+    POOLED = "head_pool"  # global average of FEATURES: the input-check statistics are fitted on it
+    HEAD_NORM = "head_bn"
+    HEAD_HIDDEN = "head_dense"
+    LOGITS = "head_logits"  # one logit per diagnosis; calibration is folded into its kernel and bias
+    PROBABILITIES = "head_probabilities"  # softmax over LOGITS
+    HEAD_PREFIX = "head_"
+
+
+class LiteRTSignature:
+    """The signatures of model.tflite and their tensor names, shared by the exporter and the LiteRT engine.
+
+    `predict` is forward-only (what /predict pays for); `explain` adds the explanation maps.
+    """
+
+    PREDICT = "predict"
+    EXPLAIN = "explain"
+    IMAGES = "images"  # input (N, S, S, 3) float32 RGB 0-255
+    PROBABILITIES = "probabilities"  # (N, K) softmax over the diagnoses in output.classes
+    FEATURES = "features"  # (N, F) pooled backbone features, for the input check
+    CAM_CANCEROUS = "cam_cancerous"  # explain output (N, h, w): raw LayerCAM of what speaks for "cancerous"
+    CAM_NON_CANCEROUS = "cam_non_cancerous"  # ... and for "non-cancerous"
 
 
 class BundleFiles:
@@ -28,6 +58,8 @@ class BundleFiles:
     METRICS = "metrics.json"
     SPLIT_MANIFEST = "split_manifest.csv"
     TRAINING_HISTORY = "history.json"
+    INPUT_CHECK = "input_check.npz"
+    MODEL_CARD = "MODEL_CARD.md"
 
 
 class _Frozen(BaseModel):
@@ -47,12 +79,39 @@ class InputSpec(_Frozen):
 
 
 class OutputSpec(_Frozen):
-    """What the LiteRT/Keras explainer outputs are."""
+    """What the model's outputs mean."""
 
-    probability: str = "sigmoid probability that the lesion is cancerous (mel, bcc, akiec)"
-    cam_grid: int = Field(ge=1, description="Side of the Grad-CAM grid (e.g. 7 at 224 px).")
+    classes: tuple[str, ...] = Field(description="Diagnosis codes of the probability columns, in order.")
+    cancer_probability: str = "sum of the probabilities of the cancerous diagnoses (mel, bcc, akiec)"
+    feature_dim: int = Field(ge=1, description="Width of the pooled features output (the input check's input).")
     positive_label: str = POSITIVE_LABEL
     negative_label: str = NEGATIVE_LABEL
+
+
+class ExplanationSpec(_Frozen):
+    """The explanation map: how it is computed, and the one absolute scale it is shown on."""
+
+    method: Literal["layercam"] = "layercam"
+    layer: str = Field(description="The backbone layer whose activations and gradients make the map.")
+    grid: int = Field(ge=1, description="Side of the raw map (12 at 192 px for a stride-16 layer).")
+    score: str = "log(P(cancerous) / P(non-cancerous)) for the cancerous map, its negative for the other"
+    display_scale: float = Field(gt=0, description="Raw value drawn at full colour: the validation split's "
+                                                   "95th percentile of map peaks.")
+    empty_below: float = Field(ge=0, description="A map whose peak is below this shows 'no region stood out': "
+                                                 "5 % of display_scale.")
+
+
+class InputCheckSpec(_Frozen):
+    """The input check: out-of-distribution distance and image-quality limits, chosen on HAM10000 data."""
+
+    distance_threshold: float = Field(gt=0, description="Mahalanobis distance above which an image is flagged.")
+    distance_percentile: float = Field(description="Percentile of the validation split the threshold sits at.")
+    statistics_fitted_on: Literal["train"] = "train"
+    min_short_side: int = Field(ge=1, description="Shorter side in pixels below which low_resolution is raised.")
+    min_sharpness: float = Field(description="Laplacian variance below which blurry is raised.")
+    min_brightness: float = Field(description="Mean luma (0-255) below which underexposed is raised.")
+    max_brightness: float = Field(description="Mean luma (0-255) above which overexposed is raised.")
+    quality_percentiles: tuple[float, float] = Field(description="Training-split percentiles of the quality limits.")
 
 
 class OperatingPoint(_Frozen):
@@ -81,7 +140,7 @@ class ThresholdReport(_Frozen):
 class ModelContract(_Frozen):
     """contract.json: identity, input/output meaning, provenance and file hashes of one bundle."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     model_name: str = "skin-cancer-detector"
     model_version: str
     created_at: str
@@ -89,8 +148,9 @@ class ModelContract(_Frozen):
     backbone_weights: str = Field(description="Where the backbone's initial weights came from.")
     input: InputSpec
     output: OutputSpec
-    gradcam_layer: str
-    files: dict[str, str] = Field(description="File name -> sha256 of every file in the bundle.")
+    explanation: ExplanationSpec
+    input_check: InputCheckSpec
+    files: dict[str, str] = Field(description="File name -> sha256 of every file the training run wrote.")
     training: dict[str, object] = Field(default_factory=dict, description="The training config used.")
     test_metrics: dict[str, float] = Field(default_factory=dict)
     licence: str = "Model weights trained on HAM10000 (CC BY-NC 4.0): non-commercial use only."

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from contract.bundle import sha256_of, write_json_atomically
-from contract.schema import BundleFiles, ModelContract
+from contract.diagnoses import CANCEROUS_CODES, class_index
+from contract.schema import BundleFiles, ModelContract, ModelLayers
 
 DIAGNOSES = ("nv", "mel", "bkl", "bcc", "nv", "akiec", "df", "nv", "vasc", "mel")
 
@@ -39,7 +40,8 @@ def synthetic_table(count: int) -> pd.DataFrame:
         "image_id": [f"ISIC_{i:07d}" for i in range(count)],
         "lesion_id": [f"HAM_{i:07d}" for i in range(count)],
         "dx": dx,
-        "label": [int(d in ("mel", "bcc", "akiec")) for d in dx],
+        "label": [int(d in CANCEROUS_CODES) for d in dx],
+        "class_index": [class_index(d) for d in dx],
         "split": [splits[i % 3] for i in range(count)],
         "sex": ["male", "female"] * (count // 2) + ["male"] * (count % 2),
         "age": [30 + (i * 7) % 50 for i in range(count)],
@@ -53,15 +55,15 @@ def make_bundle(directory: Path, *, image_size: int = 64, with_litert: bool = Tr
     import keras
 
     from training.config import TrainConfig
-    from training.export import write_bundle
     from training.model.classifier import build_classifier
+    from training.train import finish
 
     keras.utils.set_random_seed(seed)
     model = build_classifier("efficientnet_lite0", image_size, weights="imagenet")
     randomise_head(model, seed)
     config = TrainConfig(data_dir=directory, output_dir=directory, backbone="efficientnet_lite0",
                          image_size=image_size, seed=seed, model_version="0.0.1-test", calibrate=False)
-    write_bundle(model, synthetic_table(images), synthetic_images(images, image_size, seed), config, {})
+    finish(config, model, synthetic_table(images), synthetic_images(images, image_size, seed), {})
     drop = [name for name, keep in ((BundleFiles.LITERT_MODEL, with_litert),
                                     (BundleFiles.THRESHOLD, with_thresholds)) if not keep]
     if drop:
@@ -72,7 +74,7 @@ def make_bundle(directory: Path, *, image_size: int = 64, with_litert: bool = Tr
 def randomise_head(model, seed: int) -> None:
     """Give the head weights that spread the probabilities (the default init maps all to ~0.5)."""
     rng = np.random.default_rng(seed)
-    for name in ("head_dense", "head_output"):
+    for name in (ModelLayers.HEAD_HIDDEN, ModelLayers.LOGITS):
         layer = model.get_layer(name)
         kernel, bias = layer.get_weights()
         layer.set_weights([rng.normal(0, 3.0 / np.sqrt(kernel.shape[0]), kernel.shape).astype("float32"),

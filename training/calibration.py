@@ -1,37 +1,55 @@
-"""Platt scaling fitted on validation and folded into the model's last layer.
+"""Temperature and class-bias scaling, fitted on validation and folded into the logits layer.
 
-Class-weighted training shifts probabilities upwards; a positive scale and a shift of the
-logit (fitted on validation, never test) restore calibration without changing the ranking,
-and folding them into head_output's kernel and bias keeps the model one self-contained file.
-Grad-CAM is unaffected up to the positive scale.
+Class-weighted training tells the model every diagnosis is equally common, so its raw softmax overstates
+the rare ones. One temperature (sharpness) and one bias per diagnosis (prevalence), fitted by log-loss on
+the validation split (never test), turn it into probabilities of the data's real mix: what the
+differential shows and what the cancer probability sums. Folding them into the logits layer's kernel and
+bias keeps the model one self-contained file. The temperature is positive, so the ranking of each class
+is unchanged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
+from scipy.special import log_softmax
 
-EPSILON = 1e-6
-
-
-def logit(probabilities: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probabilities.astype(np.float64), EPSILON, 1 - EPSILON)
-    return np.log(clipped / (1 - clipped))
+from contract.schema import ModelLayers
+from training.errors import TrainingError
 
 
-def fit_platt(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(scale, shift) minimising log-loss of sigmoid(scale * logit + shift) on these labels."""
-    regression = LogisticRegression(C=1e6, max_iter=1000)
-    regression.fit(logit(probabilities).reshape(-1, 1), labels)
-    scale, shift = float(regression.coef_[0, 0]), float(regression.intercept_[0])
-    if scale <= 0:
-        raise ValueError(f"Platt scale {scale:.3f} is not positive: the model ranks validation backwards")
-    return scale, shift
+@dataclass(frozen=True)
+class Scaling:
+    temperature: float
+    bias: tuple[float, ...]  # one per class; the first is 0 (softmax ignores a common shift)
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        return logits / self.temperature + np.asarray(self.bias)
 
 
-def fold_into_head(model: keras.Model, scale: float, shift: float) -> None:
-    """head_output computes sigmoid(h.w + b); make it sigmoid(scale * (h.w + b) + shift)."""
-    layer = model.get_layer("head_output")
+def fit_scaling(logits: np.ndarray, class_indices: np.ndarray) -> Scaling:
+    """The temperature and biases minimising the log-loss of softmax(logits / T + b) on these labels."""
+    classes = logits.shape[1]
+
+    def loss(params: np.ndarray) -> float:
+        scaled = logits / np.exp(params[0]) + np.concatenate([[0.0], params[1:]])
+        return float(-log_softmax(scaled, axis=1)[np.arange(len(logits)), class_indices].mean())
+
+    result = minimize(loss, np.zeros(classes), method="L-BFGS-B")
+    if not np.isfinite(result.fun):
+        raise TrainingError(f"calibration did not converge: {result.message}")
+    return Scaling(float(np.exp(result.x[0])), tuple(float(b) for b in np.concatenate([[0.0], result.x[1:]])))
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    return keras.Model(model.input, model.get_layer(ModelLayers.LOGITS).output)
+
+
+def fold_into_logits(model: keras.Model, scaling: Scaling) -> None:
+    """head_logits computes h.W + c; make it (h.W + c) / T + b."""
+    layer = model.get_layer(ModelLayers.LOGITS)
     kernel, bias = layer.get_weights()
-    layer.set_weights([kernel * scale, bias * scale + shift])
+    layer.set_weights([kernel / scaling.temperature, bias / scaling.temperature + np.asarray(scaling.bias)])

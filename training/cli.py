@@ -3,101 +3,95 @@
 from __future__ import annotations
 
 import argparse
-import shlex
+import dataclasses
 import sys
 from pathlib import Path
 
-from training.model.classifier import BACKBONES
+from training.config import BACKBONES, TrainConfig, cli_fields
+from training.errors import TrainingError
+
+DEFAULT_EVALUATION_DIR = Path("runs") / "evaluation"
+_TYPES = {"Path": Path, "int": int, "float": float, "str": str}
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, and keeps the description's line breaks."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__, formatter_class=_Help)
     commands = parser.add_subparsers(dest="command", required=True)
+    add_train_flags(commands.add_parser(
+        "train", help="run the whole recipe and write a model bundle", formatter_class=_Help,
+        description="Fit, calibrate, tune thresholds, evaluate and export a bundle. The defaults are the "
+                    "recipe of the shipped bundle.\nRerun the same command to resume from its checkpoints."))
 
-    train = commands.add_parser("train", help="run the whole recipe and write a model bundle")
-    train.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (metadata + images)")
-    train.add_argument("--output-dir", type=Path, required=True, help="where the bundle is written")
-    train.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
-    train.add_argument("--checkpoint-dir", type=Path, help="default: <output-dir>.checkpoints")
-    train.add_argument("--backbone", choices=BACKBONES, default="efficientnetb0")
-    train.add_argument("--weights", default="imagenet", help="imagenet, none, or a weights file path")
-    train.add_argument("--image-size", type=int, default=224)
-    train.add_argument("--limit", type=int, help="use a stratified subset of N images")
-    train.add_argument("--epochs-frozen", type=int, default=7)
-    train.add_argument("--epochs-finetune", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr-frozen", type=float, default=1e-4)
-    train.add_argument("--lr-finetune", type=float, default=2e-5)
-    train.add_argument("--unfreeze-layers", type=int, default=80,
-                       help="backbone layers trainable in phase 2 (BatchNorm stays frozen); 0 = all")
-    train.add_argument("--patience", type=int, default=3, help="early-stopping patience (phase 2)")
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--reduce-lr-patience", type=int, default=1,
-                       help="phase 2: epochs without validation PR-AUC gain before the learning rate drops 0.3x")
-    train.add_argument("--no-calibration", dest="calibrate", action="store_false",
-                       help="skip Platt scaling on validation (folded into the last layer)")
-    train.add_argument("--skip-missing", action="store_true", help="train without images that are missing")
-    train.add_argument("--model-version", default="1.0.0")
+    evaluate = commands.add_parser("evaluate", help="score a bundle on a labelled image set", formatter_class=_Help)
+    evaluate.add_argument("--model-dir", type=Path, required=True, help="the bundle to score")
+    evaluate.add_argument("--data-dir", type=Path, required=True, help="folder with the images (any depth)")
+    evaluate.add_argument("--metadata", type=Path, help="CSV with image_id and dx (default: found under --data-dir)")
+    evaluate.add_argument("--output-dir", type=Path, default=DEFAULT_EVALUATION_DIR,
+                          help="where metrics.json and the plots are written (runs/ is git-ignored)")
 
-    evaluate = commands.add_parser("evaluate", help="score a bundle on a labelled image set")
-    evaluate.add_argument("--model-dir", type=Path, required=True)
-    evaluate.add_argument("--data-dir", type=Path, required=True)
-    evaluate.add_argument("--metadata", type=Path, help="CSV with image_id and dx (default: found)")
-    evaluate.add_argument("--output-dir", type=Path, default=Path("evaluation"),
-                          help="where metrics.json and plots go (default: ./evaluation)")
+    describe = commands.add_parser("describe", help="write a dataset report (counts, demographics, samples)",
+                                   formatter_class=_Help)
+    describe.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder")
+    describe.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
+    describe.add_argument("--output-dir", type=Path, default=Path("runs") / "dataset_report",
+                          help="where the report and its plots are written")
 
-    describe = commands.add_parser("describe", help="write a dataset report (counts, demographics, samples)")
-    describe.add_argument("--data-dir", type=Path, required=True)
-    describe.add_argument("--metadata", type=Path)
-    describe.add_argument("--output-dir", type=Path, default=Path("reports/dataset"))
-
-    card = commands.add_parser("model-card", help="render MODEL_CARD.md from a bundle's own files")
-    card.add_argument("--model-dir", type=Path, required=True)
-    card.add_argument("--training-command", help="the exact command that trained the bundle")
+    card = commands.add_parser("model-card", help="re-render MODEL_CARD.md from a bundle's own files",
+                               formatter_class=_Help)
+    card.add_argument("--model-dir", type=Path, required=True, help="the bundle (its contract is re-hashed)")
     return parser
+
+
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, with the field's default and help: the config is the one source."""
+    for item in cli_fields():
+        flags = [f"--{item.name.replace('_', '-')}", *item.metadata.get("flags", ())]
+        options: dict[str, object] = {"dest": item.name, "help": item.metadata["help"]}
+        if item.default is dataclasses.MISSING:
+            options["required"] = True
+        else:
+            options["default"] = item.default
+        kind = str(item.type).replace(" | None", "")
+        if kind == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = _TYPES[kind]
+        if item.name == "backbone":
+            options["choices"] = BACKBONES
+        parser.add_argument(*flags, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from training.data.ingest import IngestError
-    from training.model.classifier import WeightsUnavailable
-
+    handlers = {"train": command_train, "evaluate": command_evaluate, "describe": command_describe,
+                "model-card": command_model_card}
     try:
-        if args.command == "train":
-            return command_train(args)
-        if args.command == "describe":
-            return command_describe(args)
-        if args.command == "model-card":
-            return command_model_card(args)
-        return command_evaluate(args)
-    except (IngestError, WeightsUnavailable) as error:
+        return handlers[args.command](args)
+    except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from training.config import TrainConfig
     from training.train import run_training
 
-    config = TrainConfig(
-        data_dir=args.data_dir, output_dir=args.output_dir, metadata=args.metadata,
-        checkpoint_dir=args.checkpoint_dir, backbone=args.backbone, weights=args.weights,
-        image_size=args.image_size, limit=args.limit, seed=args.seed, batch_size=args.batch_size,
-        epochs_frozen=args.epochs_frozen, learning_rate_frozen=args.lr_frozen,
-        epochs_finetune=args.epochs_finetune, learning_rate_finetune=args.lr_finetune,
-        unfreeze_layers=args.unfreeze_layers, early_stopping_patience=args.patience,
-        reduce_lr_patience=args.reduce_lr_patience, calibrate=args.calibrate,
-        skip_missing=args.skip_missing, model_version=args.model_version,
-        command=shlex.join(["python", "-m", "training", *sys.argv[1:]]),
-    )
-    run_training(config)
+    values = {item.name: getattr(args, item.name) for item in cli_fields()}
+    run_training(TrainConfig(**values))
     return 0
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    from training.evaluation import evaluate_bundle
+    from training.evaluation.report import evaluate_bundle
 
     evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir)
+    print(f"wrote metrics.json and plots to {args.output_dir}")
     return 0
 
 
@@ -105,11 +99,12 @@ def command_describe(args: argparse.Namespace) -> int:
     from training.describe import describe_dataset
 
     describe_dataset(args.data_dir, args.output_dir, args.metadata)
+    print(f"wrote the dataset report to {args.output_dir}")
     return 0
 
 
 def command_model_card(args: argparse.Namespace) -> int:
-    from training.model_card import render_model_card
+    from training.model_card import rerender_model_card
 
-    print(f"wrote {render_model_card(args.model_dir, args.training_command)}")
+    print(f"wrote {rerender_model_card(args.model_dir)}")
     return 0

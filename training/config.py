@@ -1,50 +1,75 @@
-"""The training recipe's settings in one place; saved into the bundle's contract."""
+"""The training recipe's settings in one place: the defaults *are* the recipe of the shipped bundle.
+
+`python -m training train` builds its flags, defaults and help from these fields, and the recipe is saved
+into the bundle's contract, so the CLI, the code and the shipped model can never name different defaults.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+BACKBONES = ("efficientnet_lite0", "efficientnetb0")
+
+
+def setting(default: object, help: str, *flags: str) -> object:
+    """A recipe field with its CLI help (and optional extra flag spellings) kept beside its default."""
+    return field(default=default, metadata={"help": help, "flags": flags})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data_dir: Path
-    output_dir: Path
-    metadata: Path | None = None
-    checkpoint_dir: Path | None = None
-    backbone: str = "efficientnetb0"
-    weights: str = "imagenet"
-    image_size: int = 224
-    limit: int | None = None
-    seed: int = 42
-    batch_size: int = 32
-    epochs_frozen: int = 7
-    learning_rate_frozen: float = 1e-4
-    epochs_finetune: int = 10
-    learning_rate_finetune: float = 2e-5
-    unfreeze_layers: int = 80
-    early_stopping_patience: int = 3
-    reduce_lr_patience: int = 1
-    calibrate: bool = True
-    skip_missing: bool = False
-    model_version: str = "1.0.0"
-    command: str | None = None  # the command line that started the run, for the model card
+    data_dir: Path = field(metadata={"help": "HAM10000 folder: the metadata CSV and the images, anywhere below"})
+    output_dir: Path = field(metadata={"help": "where the bundle is written"})
+    metadata: Path | None = setting(None, "metadata CSV (default: found under --data-dir)")
+    checkpoint_dir: Path | None = setting(None, "checkpoint folder (default: <output-dir>.checkpoints)")
+    backbone: str = setting("efficientnet_lite0", "ImageNet backbone")
+    weights: str = setting("imagenet", "backbone weights: imagenet, none, or a .weights.h5 path")
+    image_size: int = setting(192, "square model input side in pixels")
+    limit: int | None = setting(None, "train on a stratified subset of about N images (quick runs)")
+    seed: int = setting(42, "seed of the split, the shuffling, the augmentation and the initial weights")
+    batch_size: int = setting(32, "images per training step")
+    epochs_frozen: int = setting(2, "phase 1 epochs: the head alone, the backbone frozen")
+    learning_rate_frozen: float = setting(1e-3, "phase 1 Adam learning rate", "--lr-frozen")
+    epochs_finetune: int = setting(20, "phase 2 epochs at most (early stopping may end it sooner)")
+    learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
+    unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
+    early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",
+                                           "--patience")
+    reduce_lr_patience: int = setting(2, "phase 2: epochs without a validation PR-AUC gain before the "
+                                         "learning rate drops 0.3x")
+    calibrate: bool = setting(True, "fit temperature and class-bias scaling on validation (folded into the "
+                                    "model's last layer)")
+    explanation_layer: str = setting("block5c_add", "backbone layer of the LayerCAM explanation (chosen on "
+                                                    "validation with bench/explain.py)")
+    skip_missing: bool = setting(False, "train without images the metadata lists but the folder lacks")
+    model_version: str = setting("2.0.0", "the bundle's model version (semantic versioning)")
 
     @property
     def checkpoints(self) -> Path:
         return self.checkpoint_dir or self.output_dir.with_name(self.output_dir.name + ".checkpoints")
 
     def resume_key(self) -> dict[str, object]:
-        """The settings a resumed run must share; epoch counts and patience may change on resume."""
+        """The settings a resumed run must share: those that shape the fitted weights.
+
+        Epoch counts and patience may change on resume; calibration, the version and the paths only
+        touch the export, which reruns from the finished checkpoints.
+        """
         values = self.recipe()
-        for free in ("epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience"):
+        for free in ("epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
+                     "calibrate", "model_version", "skip_missing", "explanation_layer"):
             values.pop(free)
         return values
 
     def recipe(self) -> dict[str, object]:
         """The settings that define the model (paths excluded), for the contract and for resume checks."""
         values = dataclasses.asdict(self)
-        for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir", "command"):
+        for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir"):
             values.pop(path_field)
         return values
+
+
+def cli_fields() -> list[dataclasses.Field]:
+    """The fields `train` exposes as flags: all of them."""
+    return list(dataclasses.fields(TrainConfig))

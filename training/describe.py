@@ -15,10 +15,14 @@ from PIL import Image
 
 from contract.bundle import write_bytes_atomically
 from training.data.ingest import load_dataset
-from training.plots import save_figure
+from training.evaluation.plots import png_bytes
 
 SAMPLES_PER_DIAGNOSIS = 6
 SAMPLE_GRID = "samples_per_diagnosis.png"
+
+
+def save_figure(figure: plt.Figure, path: Path) -> Path:
+    return write_bytes_atomically(path, png_bytes(figure))
 
 
 def describe_dataset(data_dir: Path, out_dir: Path, metadata: Path | None = None, seed: int = 0) -> Path:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from contract.decision import ConfusionRates
 from contract.schema import OperatingPoint, ThresholdReport
+from training.errors import TrainingError
 
 TARGET_SENSITIVITY = 0.90
 YOUDEN = "max Youden's J (sensitivity + specificity - 1) on validation"
@@ -13,16 +15,9 @@ HIGH_SENSITIVITY = f"highest threshold with sensitivity >= {TARGET_SENSITIVITY:.
 
 
 def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float, criterion: str) -> OperatingPoint:
-    predicted = scores >= threshold
-    positives, negatives = labels == 1, labels == 0
-    true_positives = int(np.sum(predicted & positives))
-    return OperatingPoint(
-        threshold=float(threshold),
-        criterion=criterion,
-        sensitivity=true_positives / max(int(positives.sum()), 1),
-        specificity=int(np.sum(~predicted & negatives)) / max(int(negatives.sum()), 1),
-        precision=true_positives / max(int(predicted.sum()), 1),
-    )
+    rates = ConfusionRates.at(labels, scores, threshold)
+    return OperatingPoint(threshold=float(threshold), criterion=criterion, sensitivity=rates.sensitivity,
+                          specificity=rates.specificity, precision=rates.precision)
 
 
 def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -36,14 +31,15 @@ def high_sensitivity_threshold(labels: np.ndarray, scores: np.ndarray,
     """The largest threshold that still flags at least `target` of the positives."""
     positive_scores = np.sort(scores[labels == 1])[::-1]
     if positive_scores.size == 0:
-        raise ValueError("no positive examples: cannot set a sensitivity target")
+        raise TrainingError("no positive examples: cannot set a sensitivity target")
     needed = int(np.ceil(target * positive_scores.size))
     return float(positive_scores[needed - 1])
 
 
-def tune_thresholds(labels: np.ndarray, scores: np.ndarray, model_sha256: str) -> ThresholdReport:
+def tune_thresholds(labels: np.ndarray, scores: np.ndarray, model_sha256: str = "") -> ThresholdReport:
+    """The decision and high-sensitivity thresholds; the exporter fills in the model's sha256."""
     if len(np.unique(labels)) < 2:
-        raise ValueError("threshold tuning needs both classes in the validation split")
+        raise TrainingError("threshold tuning needs both classes in the validation split")
     chosen = operating_point(labels, scores, youden_threshold(labels, scores), YOUDEN)
     sensitive = operating_point(labels, scores, high_sensitivity_threshold(labels, scores), HIGH_SENSITIVITY)
     return ThresholdReport(

@@ -1,55 +1,79 @@
-"""The two-phase recipe: frozen backbone, then the top of the backbone fine-tuned; resumable."""
+"""`train`, top to bottom: data -> fit -> calibrate -> tune -> input check -> explanation -> evaluate -> export.
+
+Every step returns values; only the last one writes the bundle (the fit writes its own checkpoints).
+"""
 
 from __future__ import annotations
 
-import json
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from contract.bundle import write_json_atomically
+from contract.decision import decision_threshold, is_cancerous
+from contract.diagnoses import cancer_probability
+from contract.schema import ModelLayers
+from training import calibration, input_check
 from training.config import TrainConfig
 from training.data import pipeline
 from training.data.ingest import load_dataset, stratified_subset
 from training.data.split import assign_splits, check_no_leakage
-from training.export import write_bundle
-from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
+from training.evaluation.report import evaluate_split, predict_probabilities, train_prevalence
+from training.explanation import explanation_spec
+from training.export import litert
+from training.export.bundle import BundleContents, write_bundle
+from training.fit import fit
+from training.model.classifier import build_classifier
+from training.thresholds import tune_thresholds
 
-MONITOR = "val_pr_auc"
+VERIFY_IMAGES = 16
+
+
+@dataclass(frozen=True)
+class Split:
+    table: pd.DataFrame
+    images: np.ndarray  # (N, S, S, 3) uint8
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.table["label"].to_numpy()
+
+    @property
+    def class_indices(self) -> np.ndarray:
+        return self.table["class_index"].to_numpy()
 
 
 def run_training(config: TrainConfig) -> Path:
-    """Ingest -> split -> decode -> phase 1 -> phase 2 -> thresholds, evaluation, bundle."""
     keras.utils.set_random_seed(config.seed)
-    strategy = configure_devices()
     table = prepare_table(config)
     images = pipeline.load_images(table["path"].tolist(), config.image_size)
-    train_x, train_y = pipeline.split_arrays(table, images, "train")
-    val_x, val_y = pipeline.split_arrays(table, images, "validation")
-    weights = pipeline.class_weights(train_y)
-    train_data = pipeline.make_dataset(train_x, train_y, config.batch_size, training=True, seed=config.seed,
-                                       weights=weights)
-    val_data = pipeline.make_dataset(val_x, val_y, config.batch_size, training=False)
-    checkpoints = prepare_checkpoints(config)
-    with strategy.scope():
-        model = build_classifier(config.backbone, config.image_size, config.weights)
-    run_phase(model, "frozen", config, train_data, val_data, checkpoints, strategy)
-    run_phase(model, "finetune", config, train_data, val_data, checkpoints, strategy)
-    history = read_history(checkpoints)
-    history["train_seconds"] = training_seconds(history)
-    return write_bundle(model, table, images, config, history)
+    model, history = fit(config, table, images)
+    return finish(config, as_float32(model, config), table, images, history)
 
 
-def configure_devices() -> tf.distribute.Strategy:
-    """Mixed precision and mirrored replicas only where GPUs exist; the default strategy on CPU."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+def finish(config: TrainConfig, model: keras.Model, table: pd.DataFrame, images: np.ndarray,
+           history: dict[str, object]) -> Path:
+    """Everything after the fit, from calibration to the written bundle (also how tests build bundles)."""
+    train, validation, test = (split_of(table, images, name) for name in ("train", "validation", "test"))
+    if config.calibrate:
+        history["calibration"] = calibrate(model, validation)
+    validation_probabilities, validation_features = predict_with_features(model, validation.images)
+    thresholds = tune_thresholds(validation.labels, cancer_probability(validation_probabilities))
+    statistics = input_check.fit_feature_statistics(predict_with_features(model, train.images)[1])
+    limits = input_check.choose_limits(statistics, validation_features, train.images, config.image_size)
+    verdicts = is_cancerous(cancer_probability(validation_probabilities), decision_threshold(thresholds))
+    explanation = explanation_spec(model, config.explanation_layer, validation.images, verdicts)
+    evaluation = evaluate_split(test.table.reset_index(drop=True), predict_probabilities(model, test.images),
+                                thresholds, "test split of this bundle's own lesion-grouped split",
+                                train_prevalence(table))
+    flatbuffer = litert.convert(model, config.explanation_layer)
+    history["litert_gaps"] = litert.verify(flatbuffer, model, config.explanation_layer,
+                                           validation.images[:VERIFY_IMAGES])
+    contents = BundleContents(model, flatbuffer, thresholds, evaluation, statistics, limits, explanation, table,
+                              history)
+    return write_bundle(config, contents)
 
 
 def prepare_table(config: TrainConfig) -> pd.DataFrame:
@@ -57,110 +81,37 @@ def prepare_table(config: TrainConfig) -> pd.DataFrame:
     table = stratified_subset(table, config.limit, config.seed)
     table["split"] = assign_splits(table, config.seed)
     check_no_leakage(table)
-    counts = table.groupby(["split", "label"]).size().unstack(fill_value=0)
+    counts = table.groupby(["split", "dx"]).size().unstack(fill_value=0)
     print(f"{len(table)} images, {table['lesion_id'].nunique()} lesions\n{counts}")
     return table
 
 
-def prepare_checkpoints(config: TrainConfig) -> Path:
-    """A checkpoint folder bound to one recipe: resuming with different settings is refused."""
-    folder = config.checkpoints
-    folder.mkdir(parents=True, exist_ok=True)
-    recipe_file = folder / "recipe.json"
-    recipe = json.loads(json.dumps(config.resume_key(), default=str))
-    if recipe_file.exists() and json.loads(recipe_file.read_text()) != recipe:
-        raise SystemExit(f"{folder} holds checkpoints of a different recipe; delete it or pass "
-                         "--checkpoint-dir to start a new run")
-    write_json_atomically(recipe_file, recipe)
-    print(f"checkpoints in {folder} (rerun the same command to resume)")
-    return folder
+def split_of(table: pd.DataFrame, images: np.ndarray, name: str) -> Split:
+    mask = (table["split"] == name).to_numpy()
+    return Split(table.loc[mask].reset_index(drop=True), images[mask])
 
 
-def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: tf.data.Dataset,
-              val_data: tf.data.Dataset, checkpoints: Path, strategy: tf.distribute.Strategy) -> None:
-    """Train one phase, or restore it if an earlier run finished it."""
-    finished = checkpoints / f"{phase}.weights.h5"
-    epochs = config.epochs_frozen if phase == "frozen" else config.epochs_finetune
-    if phase == "frozen":
-        freeze_backbone(model)
-    else:
-        print(f"phase 2: {unfreeze_top_of_backbone(model, config.unfreeze_layers)} layers unfrozen")
-    if finished.exists():
-        print(f"phase {phase!r} already finished: restoring {finished}")
-        model.load_weights(finished)
-        return
-    if epochs <= 0:
-        return
-    learning_rate = config.learning_rate_frozen if phase == "frozen" else config.learning_rate_finetune
-    with strategy.scope():
-        compile_model(model, learning_rate)
-    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1,
-              callbacks=phase_callbacks(phase, config, checkpoints))
-    best = checkpoints / f"{phase}-best.weights.h5"
-    if phase == "finetune" and best.exists():
-        model.load_weights(best)  # early stopping's best epoch, also across a resume
-    model.save_weights(checkpoints / f".{phase}.partial.weights.h5")
-    (checkpoints / f".{phase}.partial.weights.h5").replace(finished)
+def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Mixed-precision training still exports a float32 model."""
+    if model.dtype_policy.name == "float32":
+        return model
+    keras.mixed_precision.set_global_policy("float32")
+    exported = build_classifier(config.backbone, config.image_size, weights="none")
+    exported.set_weights(model.get_weights())
+    return exported
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.AUC(curve="PR", name="pr_auc"), keras.metrics.AUC(name="roc_auc"),
-                 keras.metrics.BinaryAccuracy(name="accuracy")],
-    )
+def calibrate(model: keras.Model, validation: Split) -> dict[str, object]:
+    logits = predict_probabilities(calibration.logits_model(model), validation.images)
+    scaling = calibration.fit_scaling(logits, validation.class_indices)
+    calibration.fold_into_logits(model, scaling)
+    print(f"calibration: temperature {scaling.temperature:.3f}, class biases "
+          f"{[round(b, 3) for b in scaling.bias]} (fitted on validation)")
+    return {"temperature": scaling.temperature, "bias": list(scaling.bias), "fitted_on": "validation"}
 
 
-def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[keras.callbacks.Callback]:
-    log = checkpoints / f"{phase}.csv"
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup")),
-        EpochTimer(),  # before the logger, so the CSV records epoch_seconds
-        keras.callbacks.CSVLogger(str(log), append=True),
-    ]
-    if phase == "finetune":
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                str(checkpoints / f"{phase}-best.weights.h5"), monitor=MONITOR, mode="max",
-                save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
-            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
-                                          restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
-                                              patience=config.reduce_lr_patience, min_lr=1e-7),
-        ]
-    return callbacks
-
-
-def best_so_far(log: Path) -> float | None:
-    """The best monitored value logged by an interrupted earlier run of this phase."""
-    if not log.exists() or log.stat().st_size == 0:
-        return None
-    values = pd.read_csv(log).get(MONITOR)
-    return float(values.max()) if values is not None and len(values) else None
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Adds each epoch's wall time to the logs (and so to the CSV history)."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["epoch_seconds"] = round(time.perf_counter() - self.started, 1)
-
-
-def training_seconds(history: dict[str, object]) -> float:
-    """Time spent in epochs, summed over both phases and over every resumed run (from the CSV logs)."""
-    epochs = [epoch for phase in ("frozen", "finetune") for epoch in history.get(phase, [])]
-    return round(sum(epoch.get("epoch_seconds") or 0.0 for epoch in epochs), 1)
-
-
-def read_history(checkpoints: Path) -> dict[str, object]:
-    history: dict[str, object] = {}
-    for phase in ("frozen", "finetune"):
-        log = checkpoints / f"{phase}.csv"
-        if log.exists() and log.stat().st_size:
-            history[phase] = pd.read_csv(log).replace({np.nan: None}).to_dict(orient="records")
-    return history
+def predict_with_features(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) probabilities and (N, F) pooled features in one pass."""
+    both = keras.Model(model.input, [model.output, model.get_layer(ModelLayers.POOLED).output])
+    pairs = [both(images[i : i + 64].astype(np.float32), training=False) for i in range(0, len(images), 64)]
+    return (np.concatenate([np.asarray(p) for p, _ in pairs]), np.concatenate([np.asarray(f) for _, f in pairs]))

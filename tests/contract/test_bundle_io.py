@@ -31,9 +31,11 @@ def test_contract_detects_a_tampered_file(tiny_bundle, tmp_path):
     for path in tiny_bundle.iterdir():
         (copy / path.name).write_bytes(path.read_bytes())
     assert read_contract(copy).files.keys() >= {BundleFiles.KERAS_MODEL, BundleFiles.LITERT_MODEL}
+    original = (copy / BundleFiles.THRESHOLD).read_bytes()
     (copy / BundleFiles.THRESHOLD).write_text(json.dumps({"threshold": 0.01}))
     with pytest.raises(BundleError, match="does not match the sha256"):
         read_contract(copy)
+    (copy / BundleFiles.THRESHOLD).write_bytes(original)
     (copy / BundleFiles.LITERT_MODEL).unlink()
     with pytest.raises(BundleError, match="missing"):
         read_contract(copy)

@@ -1,4 +1,4 @@
-from tests.training.test_ingest import write_dataset
+from tests.training.data.test_ingest import write_dataset
 from training.describe import describe_dataset
 
 

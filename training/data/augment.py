@@ -1,10 +1,12 @@
 """Train-time augmentation for dermoscopy, applied to whole batches inside tf.data.
 
-Orientation carries no meaning in a dermoscopic image, and photos sent to the service are larger,
-sharper or softer than the 200x150 training copies: so every flip and rotation, a range of scales,
-light photometric jitter and a random blur/sharpen. Flips, rotation and scale are one affine map
-sampled per image and applied with a single resampling pass: on two CPU cores the three separate
-Keras layers cost about three times as much, and augmentation competes with the model for the cores.
+Orientation carries no meaning in a dermoscopic image, and photos sent to the service come from other
+dermatoscopes and cameras: larger, sharper or softer than the 200x150 training copies, with another
+white balance, saturation and tone curve. So: every flip and rotation, a range of scales, a colour cast
+(per-channel gain, saturation, gamma), brightness and contrast, and a random blur/sharpen. Flips,
+rotation and scale are one affine map sampled per image and applied with a single resampling pass: on
+two CPU cores the three separate Keras layers cost about three times as much, and augmentation competes
+with the model for the cores.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 ROTATION_RADIANS = math.pi  # any orientation
-SCALE_RANGE = (0.85, 1.25)  # input/output size: below 1 zooms in, above 1 zooms out (reflected border)
+SCALE_RANGE = (0.75, 1.33)  # input/output size: below 1 zooms in, above 1 zooms out (reflected border)
+CHANNEL_GAIN = 0.12  # white balance: each of R, G, B scaled by 1 +- this
+SATURATION_RANGE = (0.7, 1.3)
+GAMMA_RANGE = (0.75, 1.33)  # tone curve: x ** gamma on 0-1 values
 
 
 class RandomOrientationAndScale(keras.layers.Layer):
@@ -84,10 +89,35 @@ class RandomSharpness(keras.layers.Layer):
         return tf.clip_by_value(images + amount * (images - blurred), 0.0, 255.0)
 
 
+class RandomColourCast(keras.layers.Layer):
+    """Another dermatoscope's colour rendering: per-channel gain, saturation and gamma, in one pass."""
+
+    def __init__(self, gain: float = CHANNEL_GAIN, saturation: tuple[float, float] = SATURATION_RANGE,
+                 gamma: tuple[float, float] = GAMMA_RANGE, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.gain, self.saturation, self.gamma = gain, saturation, gamma
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        batch = tf.shape(images)[0]
+        gains = keras.random.uniform((batch, 1, 1, 3), 1.0 - self.gain, 1.0 + self.gain, seed=self.seed_generator)
+        saturation = keras.random.uniform((batch, 1, 1, 1), *self.saturation, seed=self.seed_generator)
+        # log-uniform gamma, so darkening and brightening curves are equally likely
+        log_gamma = keras.random.uniform((batch, 1, 1, 1), math.log(self.gamma[0]), math.log(self.gamma[1]),
+                                         seed=self.seed_generator)
+        unit = tf.clip_by_value(images / 255.0 * gains, 0.0, 1.0)  # (B, H, W, 3)
+        toned = tf.pow(unit + 1e-6, tf.exp(log_gamma))
+        grey = tf.reduce_mean(toned, axis=-1, keepdims=True)  # (B, H, W, 1)
+        return tf.clip_by_value((grey + saturation * (toned - grey)) * 255.0, 0.0, 255.0)
+
+
 def build_augmenter(seed: int) -> keras.Sequential:
     return keras.Sequential([
         RandomOrientationAndScale(seed=seed),
-        keras.layers.RandomBrightness(0.15, value_range=(0.0, 255.0), seed=seed + 3),
-        keras.layers.RandomContrast(0.15, seed=seed + 4),
-        RandomSharpness(seed=seed + 5),
+        RandomColourCast(seed=seed + 2),
+        keras.layers.RandomBrightness(0.2, value_range=(0.0, 255.0), seed=seed + 3),
+        keras.layers.RandomContrast(0.2, seed=seed + 4),
+        RandomSharpness(low=-1.0, seed=seed + 5),
     ], name="augmentation")

@@ -6,25 +6,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract.schema import NEGATIVE_DIAGNOSES, POSITIVE_DIAGNOSES
+from contract.diagnoses import CLASS_CODES, class_index
+from contract.schema import POSITIVE_DIAGNOSES
+from training.errors import IngestError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 REQUIRED_COLUMNS = ("image_id", "dx")
 SHOWN_IDS = 5
 
 
-class IngestError(ValueError):
-    """The metadata or image folder cannot make a usable dataset; the message says why."""
-
-
 def binary_label(dx: str) -> int:
     """mel, bcc, akiec -> 1 (cancerous); nv, bkl, df, vasc -> 0."""
-    if dx in POSITIVE_DIAGNOSES:
-        return 1
-    if dx in NEGATIVE_DIAGNOSES:
-        return 0
-    raise IngestError(f"unknown diagnosis {dx!r}; expected one of "
-                      f"{sorted(POSITIVE_DIAGNOSES | NEGATIVE_DIAGNOSES)}")
+    if dx not in CLASS_CODES:
+        raise IngestError(f"unknown diagnosis {dx!r}; expected one of {sorted(CLASS_CODES)}")
+    return int(dx in POSITIVE_DIAGNOSES)
 
 
 def find_metadata(data_dir: Path) -> Path:
@@ -75,6 +70,7 @@ def _read_metadata(path: Path) -> pd.DataFrame:
     table["lesion_id"] = table["lesion_id"].fillna(table["image_id"])
     table["dx"] = table["dx"].str.strip().str.lower()
     table["label"] = table["dx"].map(binary_label).astype("int64")
+    table["class_index"] = table["dx"].map(class_index).astype("int64")
     return table
 
 

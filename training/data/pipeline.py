@@ -15,10 +15,12 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
+from contract.diagnoses import CLASS_CODES
 from contract.errors import InvalidImage
 from contract.preprocessing import preprocess_image
 from training.data.augment import build_augmenter
-from training.data.ingest import IngestError, describe_problem
+from training.data.ingest import describe_problem
+from training.errors import IngestError
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -41,18 +43,25 @@ def load_images(paths: list[str], image_size: int, workers: int = 4) -> np.ndarr
     return images
 
 
-def class_weights(labels: np.ndarray) -> dict[int, float]:
-    """Balanced weights n / (2 * n_c), so each class contributes equally to the loss."""
-    counts = np.bincount(labels.astype(np.int64), minlength=2)
-    if counts.min() == 0:
-        raise IngestError(f"the training split has only one class (counts {counts.tolist()})")
-    return {label: float(len(labels) / (2 * count)) for label, count in enumerate(counts)}
+def class_weights(class_indices: np.ndarray) -> np.ndarray:
+    """(K,) balanced weights n / (K * n_c), so each diagnosis present contributes equally to the loss.
+
+    A diagnosis absent from the split (possible in --limit runs) gets weight 1: it has no samples to weigh.
+    """
+    classes = len(CLASS_CODES)
+    counts = np.bincount(class_indices.astype(np.int64), minlength=classes)
+    present = counts > 0
+    if present.sum() < 2:
+        raise IngestError(f"the training split has fewer than two diagnoses (counts {counts.tolist()})")
+    weights = np.ones(classes, dtype=np.float32)
+    weights[present] = len(class_indices) / (present.sum() * counts[present])
+    return weights
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
-                 seed: int = 0, weights: dict[int, float] | None = None) -> tf.data.Dataset:
-    """Batches of (float32 images 0-255, float32 labels[, sample weights]); shuffled+augmented if training."""
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32)))
+                 seed: int = 0, weights: np.ndarray | None = None) -> tf.data.Dataset:
+    """Batches of (float32 images 0-255, int32 class indices[, sample weights]); shuffled+augmented if training."""
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     if training:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=AUTOTUNE)
@@ -60,8 +69,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, tra
         augmenter = build_augmenter(seed)
         dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
     if weights is not None:
-        table = tf.constant([weights[0], weights[1]], dtype=tf.float32)
-        dataset = dataset.map(lambda x, y: (x, y, tf.gather(table, tf.cast(y, tf.int32))))
+        table = tf.constant(weights, dtype=tf.float32)
+        dataset = dataset.map(lambda x, y: (x, y, tf.gather(table, y)))
     return dataset.prefetch(AUTOTUNE)
 
 
@@ -70,5 +79,6 @@ def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tenso
 
 
 def split_arrays(table: pd.DataFrame, images: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, class indices) of one split."""
     mask = (table["split"] == split).to_numpy()
-    return images[mask], table.loc[mask, "label"].to_numpy()
+    return images[mask], table.loc[mask, "class_index"].to_numpy()

@@ -1,7 +1,8 @@
 """The classifier: an ImageNet backbone with the project's head, and the phase-2 unfreezing rule.
 
 Input is RGB 0-255 (the contract); each backbone carries its own normalisation inside.
-Head: GAP -> BatchNorm -> Dense(256, relu) -> Dropout(0.4) -> Dense(1, sigmoid).
+Head: GAP -> BatchNorm -> Dense(256, relu) -> Dropout(0.4) -> Dense(7) logits -> softmax over the seven
+diagnoses (contract.diagnoses); the cancer probability is the sum of the cancerous ones.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from pathlib import Path
 
 import keras
 
+from contract.diagnoses import CLASS_CODES
+from contract.schema import ModelLayers
+from training.config import BACKBONES
+from training.errors import WeightsUnavailable
 from training.model import lite0
 
-BACKBONES = ("efficientnetb0", "efficientnet_lite0")
-GRADCAM_LAYER = "top_activation"  # both backbones name their last conv activation this way
-HEAD_LAYER_PREFIX = "head_"
-
-
-class WeightsUnavailable(RuntimeError):
-    """The requested backbone weights cannot be loaded here."""
+HIDDEN_UNITS = 256
+DROPOUT = 0.4
 
 
 def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") -> keras.Model:
@@ -29,12 +29,13 @@ def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") 
     """
     base = _build_backbone(backbone, image_size, weights)
     features = base.output  # (B, S/32, S/32, 1280)
-    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)
-    x = keras.layers.BatchNormalization(name="head_bn")(x)
-    x = keras.layers.Dense(256, activation="relu", name="head_dense")(x)
-    x = keras.layers.Dropout(0.4, name="head_dropout")(x)
-    # float32 output even under mixed precision: a float16 sigmoid saturates.
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="head_output")(x)
+    x = keras.layers.GlobalAveragePooling2D(name=ModelLayers.POOLED)(features)  # (B, 1280)
+    x = keras.layers.BatchNormalization(name=ModelLayers.HEAD_NORM)(x)
+    x = keras.layers.Dense(HIDDEN_UNITS, activation="relu", name=ModelLayers.HEAD_HIDDEN)(x)
+    x = keras.layers.Dropout(DROPOUT, name="head_dropout")(x)
+    # float32 logits and softmax even under mixed precision: a float16 softmax saturates.
+    logits = keras.layers.Dense(len(CLASS_CODES), dtype="float32", name=ModelLayers.LOGITS)(x)  # (B, 7)
+    outputs = keras.layers.Softmax(dtype="float32", name=ModelLayers.PROBABILITIES)(logits)
     return keras.Model(base.input, outputs, name=f"skin_cancer_{backbone}")
 
 
@@ -81,7 +82,7 @@ def _weights_path_or_none(weights: str) -> Path | None:
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The backbone's layers in graph order (everything before the head, minus the input)."""
-    return [layer for layer in model.layers[1:] if not layer.name.startswith(HEAD_LAYER_PREFIX)]
+    return [layer for layer in model.layers[1:] if not layer.name.startswith(ModelLayers.HEAD_PREFIX)]
 
 
 def freeze_backbone(model: keras.Model) -> None:

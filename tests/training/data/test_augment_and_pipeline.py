@@ -67,16 +67,17 @@ def test_each_image_in_a_batch_gets_its_own_transform():
     assert len({out[i].tobytes() for i in range(6)}) == 6
 
 
-def test_class_weights_make_both_classes_weigh_the_same():
-    labels = np.array([0] * 80 + [1] * 20)
-    weights = pipeline.class_weights(labels)
-    assert weights[0] * 80 == pytest.approx(weights[1] * 20) == pytest.approx(50.0)
+def test_class_weights_make_every_present_diagnosis_weigh_the_same():
+    classes = np.array([5] * 70 + [4] * 20 + [3] * 10)  # nv, mel, df; the other four absent
+    weights = pipeline.class_weights(classes)
+    assert weights[5] * 70 == pytest.approx(weights[4] * 20) == pytest.approx(weights[3] * 10) == pytest.approx(100 / 3)
+    assert weights[0] == 1.0, "an absent diagnosis has nothing to weigh"
 
 
 def test_training_batches_are_augmented_and_weighted_and_evaluation_batches_are_untouched():
     images = (ramp_images(batch=10, size=16)).astype(np.uint8)
     labels = np.array([0, 1] * 5)
-    weights = {0: 0.5, 1: 2.0}
+    weights = np.array([0.5, 2.0, 1, 1, 1, 1, 1], dtype=np.float32)
     x, y, w = next(iter(pipeline.make_dataset(images, labels, 10, training=True, seed=0, weights=weights)))
     assert x.dtype == tf.float32 and x.shape == (10, 16, 16, 3)
     np.testing.assert_array_equal(w.numpy(), np.where(y.numpy() == 1, 2.0, 0.5))
@@ -84,11 +85,24 @@ def test_training_batches_are_augmented_and_weighted_and_evaluation_batches_are_
 
     x, y = next(iter(pipeline.make_dataset(images, labels, 10, training=False)))
     np.testing.assert_array_equal(x.numpy(), images.astype(np.float32))
-    np.testing.assert_array_equal(y.numpy(), labels.astype(np.float32))
+    np.testing.assert_array_equal(y.numpy(), labels)
 
 
 def test_augmented_batches_keep_a_static_image_shape():
     # An unknown spatial shape makes Keras trace the train step for any size: ~40 % slower on CPU.
     images = np.zeros((8, 32, 32, 3), np.uint8)
-    dataset = pipeline.make_dataset(images, np.array([0, 1] * 4), 4, training=True, weights={0: 1.0, 1: 1.0})
+    dataset = pipeline.make_dataset(images, np.array([0, 1] * 4), 4, training=True, weights=np.ones(7, np.float32))
     assert dataset.element_spec[0].shape.as_list() == [None, 32, 32, 3]
+
+
+def test_the_colour_cast_changes_colour_but_not_geometry_and_stays_in_range():
+    from training.data.augment import RandomColourCast
+
+    ramp = np.broadcast_to(np.linspace(10, 245, 16, dtype=np.float32)[None, None, :, None], (4, 16, 16, 3))
+    images = tf.constant(ramp)
+    cast = RandomColourCast(seed=3)(images, training=True).numpy()
+    assert cast.min() >= 0.0 and cast.max() <= 255.0
+    assert not np.allclose(cast, ramp, atol=2.0)
+    # a per-image tone map keeps the order of brightness along the ramp, and the image's geometry
+    assert np.all(np.diff(cast.mean(axis=-1), axis=2) >= -1e-3)
+    np.testing.assert_array_equal(RandomColourCast(seed=3)(images, training=False).numpy(), images.numpy())

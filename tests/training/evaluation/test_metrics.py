@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import bootstrap_intervals, expected_calibration_error, subgroup_metrics, summary_metrics
+from training.errors import TrainingError
+from training.evaluation.metrics import (
+    bootstrap_intervals,
+    expected_calibration_error,
+    subgroup_metrics,
+    summary_metrics,
+)
 from training.thresholds import high_sensitivity_threshold, tune_thresholds, youden_threshold
 
 LABELS = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
@@ -30,7 +36,7 @@ def test_threshold_report_records_what_it_achieved_on_validation():
 
 
 def test_threshold_tuning_needs_both_classes():
-    with pytest.raises(ValueError, match="both classes"):
+    with pytest.raises(TrainingError, match="both classes"):
         tune_thresholds(np.zeros(5), np.linspace(0, 1, 5), "x")
 
 
@@ -69,3 +75,18 @@ def test_subgroups_cover_sex_age_localisation_and_diagnosis():
     assert set(groups) == {"sex", "age_band", "localization", "dx"}
     assert groups["localization"]["back"]["n"] == 20
     assert set(groups["age_band"]) == {"[30, 45)", "[60, 75)"}
+
+
+def test_differential_metrics_score_the_top_diagnosis_per_class():
+    from training.evaluation.metrics import differential_metrics
+
+    truth = np.array([4, 4, 5, 5, 5, 1])  # mel, mel, nv, nv, nv, bcc
+    probabilities = np.full((6, 7), 0.01)
+    for row, top in enumerate([4, 5, 5, 5, 5, 1]):  # one melanoma is called a nevus
+        probabilities[row, top] = 0.94
+    report = differential_metrics(truth, probabilities, train_prevalence=np.full(7, 1 / 7))
+    assert report["per_class"]["mel"]["recall"] == 0.5 and report["per_class"]["nv"]["recall"] == 1.0
+    assert report["per_class"]["nv"]["precision"] == 0.75
+    assert report["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 1.0) / 3), "absent classes are left out"
+    assert report["balanced_accuracy_prevalence_adjusted"] == pytest.approx(report["balanced_accuracy"])
+    assert np.array(report["confusion_matrix"]).sum() == 6 and report["confusion_matrix"][4][5] == 1

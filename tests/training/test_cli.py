@@ -1,0 +1,44 @@
+"""The CLI reads every default and help text from TrainConfig: the shipped recipe is the default."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from training.cli import DEFAULT_EVALUATION_DIR, build_parser
+from training.config import TrainConfig, cli_fields
+
+
+def _train_help(capsys: pytest.CaptureFixture) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    return capsys.readouterr().out
+
+
+def test_every_recipe_field_is_a_flag_with_help_and_its_default(capsys):
+    text = " ".join(_train_help(capsys).split())
+    for item in cli_fields():
+        assert f"--{item.name.replace('_', '-')}" in text, item.name
+        assert " ".join(item.metadata["help"].split()) in text, item.name
+        if item.default is not dataclasses.MISSING and item.default is not None:
+            assert f"(default: {item.default})" in text, item.name
+
+
+def test_parsed_defaults_build_the_config_defaults():
+    args = build_parser().parse_args(["train", "--data-dir", "d", "--output-dir", "o"])
+    parsed = TrainConfig(**{item.name: getattr(args, item.name) for item in cli_fields()})
+    for item in cli_fields():
+        if item.default is not dataclasses.MISSING:
+            assert getattr(parsed, item.name) == item.default, item.name
+
+
+def test_old_flag_spellings_still_work():
+    args = build_parser().parse_args(["train", "--data-dir", "d", "--output-dir", "o", "--lr-frozen", "0.5",
+                                      "--patience", "9", "--no-calibrate"])
+    assert (args.learning_rate_frozen, args.early_stopping_patience, args.calibrate) == (0.5, 9, False)
+
+
+def test_evaluate_writes_under_the_ignored_runs_folder_by_default():
+    args = build_parser().parse_args(["evaluate", "--model-dir", "m", "--data-dir", "d"])
+    assert args.output_dir == DEFAULT_EVALUATION_DIR and DEFAULT_EVALUATION_DIR.parts[0] == "runs"

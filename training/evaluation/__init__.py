@@ -1,0 +1,1 @@
+"""Evaluation: metrics and plots of a model's scores on a labelled split. Nothing here writes files."""

@@ -1,0 +1,120 @@
+"""Scoring a model on a labelled split: metrics.json's content and the plots, returned, not written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from contract.bundle import read_contract, read_thresholds, write_bytes_atomically, write_json_atomically
+from contract.decision import decision_threshold
+from contract.diagnoses import CLASS_CODES, cancer_probability
+from contract.schema import BundleFiles, ThresholdReport
+from training.data.ingest import load_dataset
+from training.data.pipeline import load_images
+from training.evaluation.metrics import (
+    bootstrap_intervals,
+    differential_metrics,
+    subgroup_metrics,
+    summary_metrics,
+    text_report,
+)
+from training.evaluation.plots import plot_all
+
+EVAL_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, object]  # metrics.json
+    figures: dict[str, bytes]  # plot file name -> PNG
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities for uint8 images, in batches through one compiled call."""
+    batches = [np.asarray(model(images[i : i + EVAL_BATCH].astype(np.float32), training=False))
+               for i in range(0, len(images), EVAL_BATCH)]
+    return np.concatenate(batches) if batches else np.empty((0, len(CLASS_CODES)), dtype=np.float32)
+
+
+def evaluate_split(table: pd.DataFrame, probabilities: np.ndarray, thresholds: ThresholdReport | None,
+                   split_note: str, train_prevalence: np.ndarray | None = None) -> Evaluation:
+    """Cancer-probability metrics at the bundle's thresholds, CIs, subgroups, the differential, plots."""
+    labels = table["label"].to_numpy()
+    scores = cancer_probability(probabilities)
+    threshold = decision_threshold(thresholds)
+    metrics: dict[str, object] = {
+        "evaluated_on": split_note,
+        "test": summary_metrics(labels, scores, threshold),
+        "confidence_intervals_95": bootstrap_intervals(labels, scores, threshold),
+        "subgroups": subgroup_metrics(table, scores, threshold),
+        "classification_report": text_report(labels, scores, threshold),
+        "differential": differential_metrics(table["class_index"].to_numpy(), probabilities, train_prevalence),
+    }
+    if thresholds:
+        metrics["high_sensitivity"] = summary_metrics(labels, scores, thresholds.high_sensitivity.threshold)
+    figures = plot_all(labels, scores, threshold, metrics["test"], metrics["differential"])
+    print(format_summary(metrics))
+    return Evaluation(metrics, figures)
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
+    written = [write_json_atomically(out_dir / BundleFiles.METRICS, evaluation.metrics)]
+    return written + [write_bytes_atomically(out_dir / name, png) for name, png in evaluation.figures.items()]
+
+
+def format_summary(metrics: dict) -> str:
+    test, intervals = metrics["test"], metrics["confidence_intervals_95"]
+    rows = [f"evaluated on: {metrics['evaluated_on']} (n={test['n']}, positives={test['positives']})",
+            f"{'metric':<20}{'value':>8}   95% CI"]
+    for name in ("roc_auc", "pr_auc", "sensitivity", "specificity", "accuracy", "balanced_accuracy",
+                 "precision", "brier", "ece"):
+        interval = intervals.get(name)
+        shown = f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+        rows.append(f"{name:<20}{test[name]:>8.3f}   {shown}")
+    rows.append(f"threshold            {test['threshold']:>8.3f}")
+    differential = metrics["differential"]
+    rows.append(f"seven classes: balanced accuracy {differential['balanced_accuracy']:.3f}, "
+                f"accuracy {differential['accuracy']:.3f}")
+    return "\n".join(rows)
+
+
+def train_prevalence(manifest: pd.DataFrame) -> np.ndarray:
+    """(K,) share of each diagnosis in the training split."""
+    counts = manifest.loc[manifest["split"] == "train", "dx"].value_counts()
+    shares = np.array([counts.get(code, 0) for code in CLASS_CODES], dtype=np.float64)
+    return shares / max(shares.sum(), 1.0)
+
+
+def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_dir: Path) -> dict:
+    """Score a bundle on any labelled set (on its own training data, only its test split); write the report."""
+    contract = read_contract(model_dir)
+    table = load_dataset(data_dir, metadata)
+    table, note, prevalence = restrict_to_test_split(table, model_dir)
+    model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
+    probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
+    evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir), note, prevalence)
+    write_evaluation(evaluation, out_dir)
+    return evaluation.metrics
+
+
+def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.DataFrame, str, np.ndarray | None]:
+    """The rows that are not the bundle's train/validation images, a note saying so, and the train prevalence."""
+    manifest_path = model_dir / BundleFiles.SPLIT_MANIFEST
+    if not manifest_path.exists():
+        return table, f"all {len(table)} images given (the bundle has no split manifest)", None
+    manifest = pd.read_csv(manifest_path, dtype={"image_id": str})
+    prevalence = train_prevalence(manifest)
+    seen = table["image_id"].isin(manifest["image_id"])
+    if not seen.any():
+        return table, f"all {len(table)} images given (none belong to the bundle's training data)", prevalence
+    test_ids = set(manifest.loc[manifest["split"] == "test", "image_id"])
+    kept = table[table["image_id"].isin(test_ids) | ~seen].reset_index(drop=True)
+    in_test = int(kept["image_id"].isin(test_ids).sum())
+    note = (f"the bundle's own test split: {in_test} images; "
+            f"{int(seen.sum()) - in_test} train/validation images excluded")
+    print(f"note: these images include the bundle's training data; scoring only {note}")
+    return kept, note, prevalence

@@ -1,0 +1,87 @@
+"""The LiteRT model: a forward-only `predict` signature and an `explain` signature with the LayerCAM map.
+
+Both are traced from the Keras model into one SavedModel (Keras's ExportArchive tracks the weights), then
+converted with builtin operators only: an op that LiteRT's stock runtime lacks fails here, at export,
+not in the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from contract.schema import LiteRTSignature as Sig
+from contract.schema import ModelLayers
+from training.errors import ExportMismatch
+from training.model.explainer import LayerCam
+
+TOLERANCE = 1e-3  # largest |probability difference| to the Keras model on the verification images
+
+
+def convert(classifier: keras.Model, explanation_layer: str) -> bytes:
+    """The classifier and its explainer as one LiteRT flatbuffer with two signatures."""
+    size = classifier.input_shape[1]
+    images = tf.TensorSpec([None, size, size, 3], tf.float32, name=Sig.IMAGES)
+    forward = keras.Model(classifier.input, {Sig.PROBABILITIES: classifier.output,
+                                             Sig.FEATURES: classifier.get_layer(ModelLayers.POOLED).output})
+    explainer = LayerCam(classifier, explanation_layer)
+    archive = keras.export.ExportArchive()
+    archive.track(forward)
+    archive.track(explainer.forward)
+    archive.add_endpoint(Sig.PREDICT, lambda images: forward(images, training=False), input_signature=[images])
+    archive.add_endpoint(Sig.EXPLAIN, lambda images: _explain(explainer, images), input_signature=[images])
+    with tempfile.TemporaryDirectory() as folder:
+        with contextlib.redirect_stdout(io.StringIO()):
+            archive.write_out(folder, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=[Sig.PREDICT, Sig.EXPLAIN])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+
+
+def _explain(explainer: LayerCam, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    outputs = explainer(images)
+    return {Sig.PROBABILITIES: outputs["probabilities"], Sig.FEATURES: outputs["features"],
+            Sig.CAM_CANCEROUS: outputs["cam_cancerous"], Sig.CAM_NON_CANCEROUS: outputs["cam_non_cancerous"]}
+
+
+def verify(flatbuffer: bytes, classifier: keras.Model, explanation_layer: str, images: np.ndarray) -> dict:
+    """Largest differences between LiteRT and Keras on `images`; raises ExportMismatch past the tolerance."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer)
+    predict = interpreter.get_signature_runner(Sig.PREDICT)
+    explain = interpreter.get_signature_runner(Sig.EXPLAIN)
+    batch = images.astype(np.float32)
+    litert = [predict(**{Sig.IMAGES: batch[i : i + 1]}) for i in range(len(batch))]
+    maps = [explain(**{Sig.IMAGES: batch[i : i + 1]}) for i in range(len(batch))]
+    reference = LayerCam(classifier, explanation_layer)(tf.constant(batch))
+    gaps = {
+        "probabilities": _gap([r[Sig.PROBABILITIES] for r in litert], reference["probabilities"]),
+        "features": _gap([r[Sig.FEATURES] for r in litert], reference["features"]),
+        "explain_probabilities": _gap([m[Sig.PROBABILITIES] for m in maps], reference["probabilities"]),
+        "cam_cancerous_relative": _gap([m[Sig.CAM_CANCEROUS] for m in maps], reference["cam_cancerous"],
+                                       relative=True),
+        "cam_non_cancerous_relative": _gap([m[Sig.CAM_NON_CANCEROUS] for m in maps], reference["cam_non_cancerous"],
+                                           relative=True),
+    }
+    if not all(gap <= TOLERANCE for name, gap in gaps.items() if name != "features"):  # also refuses NaN
+        raise ExportMismatch(f"the LiteRT model disagrees with Keras beyond {TOLERANCE}: {gaps}")
+    return gaps
+
+
+def _gap(litert: list[np.ndarray], reference: tf.Tensor, *, relative: bool = False) -> float:
+    found, expected = np.concatenate(litert), np.asarray(reference)
+    gap = float(np.max(np.abs(found - expected)))
+    return gap / max(float(np.max(np.abs(expected))), 1e-12) if relative else gap
+
+
+def write_to(path: Path, flatbuffer: bytes) -> Path:
+    from contract.bundle import write_bytes_atomically
+
+    return write_bytes_atomically(path, flatbuffer)

@@ -1,0 +1,171 @@
+"""Fitting: the two-phase recipe (frozen backbone, then the backbone fine-tuned), checkpointed and resumable.
+
+`fit` returns the trained model and its history; it writes only its own checkpoints, never the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from contract.bundle import write_json_atomically
+from contract.diagnoses import cancerous_mask
+from training.config import TrainConfig
+from training.data import pipeline
+from training.errors import RecipeMismatch
+from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
+
+MONITOR = "val_pr_auc"
+
+
+def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[keras.Model, dict[str, object]]:
+    """Phase 1 then phase 2 on the train split, early stopping on validation; restores finished phases."""
+    strategy = configure_devices()
+    train_x, train_y = pipeline.split_arrays(table, images, "train")
+    val_x, val_y = pipeline.split_arrays(table, images, "validation")
+    weights = pipeline.class_weights(train_y)
+    train_data = pipeline.make_dataset(train_x, train_y, config.batch_size, training=True, seed=config.seed,
+                                       weights=weights)
+    val_data = pipeline.make_dataset(val_x, val_y, config.batch_size, training=False)
+    checkpoints = prepare_checkpoints(config)
+    with strategy.scope():
+        model = build_classifier(config.backbone, config.image_size, config.weights)
+    run_phase(model, "frozen", config, train_data, val_data, checkpoints, strategy)
+    run_phase(model, "finetune", config, train_data, val_data, checkpoints, strategy)
+    history = read_history(checkpoints)
+    history["train_seconds"] = training_seconds(history)
+    return model, history
+
+
+def configure_devices() -> tf.distribute.Strategy:
+    """Mixed precision and mirrored replicas only where GPUs exist; the default strategy on CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def prepare_checkpoints(config: TrainConfig) -> Path:
+    """A checkpoint folder bound to one recipe: resuming with different settings is refused."""
+    folder = config.checkpoints
+    folder.mkdir(parents=True, exist_ok=True)
+    recipe_file = folder / "recipe.json"
+    recipe = json.loads(json.dumps(config.resume_key(), default=str))
+    if recipe_file.exists() and json.loads(recipe_file.read_text()) != recipe:
+        raise RecipeMismatch(f"{folder} holds checkpoints of a different recipe; delete it or pass "
+                             "--checkpoint-dir to start a new run")
+    write_json_atomically(recipe_file, recipe)
+    print(f"checkpoints in {folder} (rerun the same command to resume)")
+    return folder
+
+
+def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: tf.data.Dataset,
+              val_data: tf.data.Dataset, checkpoints: Path, strategy: tf.distribute.Strategy) -> None:
+    """Train one phase, or restore it if an earlier run finished it."""
+    finished = checkpoints / f"{phase}.weights.h5"
+    epochs = config.epochs_frozen if phase == "frozen" else config.epochs_finetune
+    if phase == "frozen":
+        freeze_backbone(model)
+    else:
+        print(f"phase 2: {unfreeze_top_of_backbone(model, config.unfreeze_layers)} layers unfrozen")
+    if finished.exists():
+        print(f"phase {phase!r} already finished: restoring {finished}")
+        model.load_weights(finished)
+        return
+    if epochs <= 0:
+        return
+    learning_rate = config.learning_rate_frozen if phase == "frozen" else config.learning_rate_finetune
+    with strategy.scope():
+        compile_model(model, learning_rate)
+    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1,
+              callbacks=phase_callbacks(phase, config, checkpoints))
+    best = checkpoints / f"{phase}-best.weights.h5"
+    if phase == "finetune" and best.exists():
+        model.load_weights(best)  # early stopping's best epoch, also across a resume
+    model.save_weights(checkpoints / f".{phase}.partial.weights.h5")
+    (checkpoints / f".{phase}.partial.weights.h5").replace(finished)
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[CancerAUC(curve="PR", name="pr_auc"), CancerAUC(name="roc_auc"),
+                 keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+class CancerAUC(keras.metrics.AUC):
+    """AUC of the cancer probability (the sum of the cancerous classes' softmax) against the binary label.
+
+    Early stopping watches the number the product decides on, not the seven-class loss.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._cancerous = tf.constant(cancerous_mask(), dtype=tf.float32)  # (K,)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        is_cancer = tf.gather(self._cancerous, tf.reshape(tf.cast(y_true, tf.int32), [-1]))  # (B,)
+        cancer_probability = tf.reduce_sum(tf.cast(y_pred, tf.float32) * self._cancerous, axis=-1)  # (B,)
+        return super().update_state(is_cancer, cancer_probability, sample_weight)
+
+
+def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[keras.callbacks.Callback]:
+    log = checkpoints / f"{phase}.csv"
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup")),
+        EpochTimer(),  # before the logger, so the CSV records epoch_seconds
+        keras.callbacks.CSVLogger(str(log), append=True),
+    ]
+    if phase == "finetune":
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                str(checkpoints / f"{phase}-best.weights.h5"), monitor=MONITOR, mode="max",
+                save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
+            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
+                                          restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
+                                              patience=config.reduce_lr_patience, min_lr=1e-7),
+        ]
+    return callbacks
+
+
+def best_so_far(log: Path) -> float | None:
+    """The best monitored value logged by an interrupted earlier run of this phase."""
+    if not log.exists() or log.stat().st_size == 0:
+        return None
+    values = pd.read_csv(log).get(MONITOR)
+    return float(values.max()) if values is not None and len(values) else None
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds each epoch's wall time to the logs (and so to the CSV history)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = round(time.perf_counter() - self.started, 1)
+
+
+def training_seconds(history: dict[str, object]) -> float:
+    """Time spent in epochs, summed over both phases and over every resumed run (from the CSV logs)."""
+    epochs = [epoch for phase in ("frozen", "finetune") for epoch in history.get(phase, [])]
+    return round(sum(epoch.get("epoch_seconds") or 0.0 for epoch in epochs), 1)
+
+
+def read_history(checkpoints: Path) -> dict[str, object]:
+    history: dict[str, object] = {}
+    for phase in ("frozen", "finetune"):
+        log = checkpoints / f"{phase}.csv"
+        if log.exists() and log.stat().st_size:
+            history[phase] = pd.read_csv(log).replace({np.nan: None}).to_dict(orient="records")
+    return history
