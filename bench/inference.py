@@ -29,8 +29,10 @@ from bench.common import (
     write_json,
 )
 from contract.bundle import read_contract
-from contract.preprocessing import preprocess_image
+from contract.preprocessing import prepare_image, preprocess_image
 from contract.schema import BundleFiles
+from contract.schema import LiteRTSignature as Sig
+from service.inference.dataplane import DISPLAY_SIDE
 
 THREADS = 2  # the service's INFERENCE_THREADS default, and this machine's core count
 
@@ -41,30 +43,22 @@ def measure_litert(bundle: Path, contract, batch: np.ndarray, budget: dict) -> d
     from service.inference.litert_engine import LiteRTEngine
 
     model = bundle / BundleFiles.LITERT_MODEL
-    runner = Interpreter(model_path=str(model), num_threads=THREADS).get_signature_runner("serving_default")
-    results = {"litert_raw": time_calls(lambda: runner(images=batch), **budget)}
+    interpreter = Interpreter(model_path=str(model), num_threads=THREADS)
+    predict = interpreter.get_signature_runner(Sig.PREDICT)
+    explain = interpreter.get_signature_runner(Sig.EXPLAIN)
+    results = {"litert_raw": time_calls(lambda: predict(**{Sig.IMAGES: batch}), **budget),
+               "litert_raw_explain": time_calls(lambda: explain(**{Sig.IMAGES: batch}), **budget)}
 
     engine = LiteRTEngine(model, contract, num_threads=THREADS, pool_size=1)
-    results["service_litert_engine"] = time_calls(lambda: engine.infer(batch), **budget)
-
-    batch8 = np.repeat(batch, 8, axis=0)
-    if runner.get_input_details()["images"]["shape_signature"][0] == -1:  # a fixed-batch export cannot
-        per_batch = time_calls(lambda: runner(images=batch8), **{**budget, "iterations": budget["iterations"] // 4})
-        results["litert_raw_batch8"] = per_image(per_batch, 8)
+    results["service_litert_engine"] = time_calls(lambda: engine.predict(batch), **budget)
+    results["service_litert_engine_explain"] = time_calls(lambda: engine.explain(batch), **budget)
 
     # The service's defaults: INFERENCE_CONCURRENCY=2 interpreters, each with INFERENCE_THREADS threads.
     for threads in (THREADS, 1):
         pooled = LiteRTEngine(model, contract, num_threads=threads, pool_size=2)
         results[f"service_litert_engine_2_callers_{threads}_threads"] = concurrent_throughput(
-            lambda engine=pooled: engine.infer(batch), callers=2, **budget)
+            lambda engine=pooled: engine.predict(batch), callers=2, **budget)
     return results
-
-
-def per_image(per_batch: dict, batch_size: int) -> dict:
-    """Batch timings restated per image (latency of the whole batch kept for reference)."""
-    scaled = {key: round(value / batch_size, 2) for key, value in per_batch.items() if key.endswith("_ms")}
-    return {**scaled, "n": per_batch["n"], "batch_size": batch_size, "batch_p50_ms": per_batch["p50_ms"],
-            "throughput_per_s": round(per_batch["throughput_per_s"] * batch_size, 2)}
 
 
 def concurrent_throughput(call, *, callers: int, iterations: int, time_limit_s: float, warmup: int) -> dict:
@@ -97,7 +91,7 @@ def measure_keras(bundle: Path, contract, batch: np.ndarray, budget: dict, seed_
     from service.inference.keras_engine import KerasEngine  # sets TF's thread pools first, as the service does
 
     engine = KerasEngine(bundle / BundleFiles.KERAS_MODEL, contract, num_threads=THREADS)
-    results = {"service_keras_engine": time_calls(lambda: engine.infer(batch), **budget)}
+    results = {"service_keras_engine": time_calls(lambda: engine.predict(batch), **budget)}
 
     import keras
     import tensorflow as tf
@@ -116,15 +110,23 @@ def measure_keras(bundle: Path, contract, batch: np.ndarray, budget: dict, seed_
     return results
 
 
-def measure_service_steps(jpeg: bytes, size: int, batch: np.ndarray, budget: dict) -> dict:
-    """The non-model work of one request: decode + resize the upload, and the Grad-CAM overlay PNG."""
+def measure_service_steps(jpeg: bytes, size: int, bundle: Path, contract, budget: dict) -> dict:
+    """The non-model work of one request: decode + resize, the input check, and the explanation overlay PNG."""
+    from contract.input_check import FeatureStatistics
     from service.inference.heatmap import overlay_png
+    from service.inference.input_check import InputCheck
 
-    image = batch[0].astype(np.uint8)
-    cam = np.random.default_rng(0).random((6, 6), dtype=np.float32)
+    prepared = prepare_image(jpeg, size, display_side=DISPLAY_SIDE)
+    grid = contract.explanation.grid
+    raw_map = np.random.default_rng(0).random((grid, grid), dtype=np.float32) * contract.explanation.display_scale
+    check = InputCheck(contract.input_check, FeatureStatistics.load(bundle / BundleFiles.INPUT_CHECK))
+    features = np.random.default_rng(1).random(contract.output.feature_dim, dtype=np.float32)
     return {
         "preprocess_600x450_jpeg": time_calls(lambda: preprocess_image(jpeg, size), **budget),
-        "gradcam_overlay_png": time_calls(lambda: overlay_png(image, cam), **budget),
+        "input_check": time_calls(lambda: check.warnings(prepared.pixels, prepared.original_size, features),
+                                  **budget),
+        "explanation_overlay_png": time_calls(
+            lambda: overlay_png(prepared.display, raw_map, contract.explanation.display_scale), **budget),
     }
 
 
@@ -179,7 +181,7 @@ def main() -> None:
     print(f"bundle: {bundle.note} ({bundle.path}), input {size}x{size}; pid {os.getpid()}")
 
     results = measure_litert(bundle.path, contract, batch, budget)
-    results.update(measure_service_steps(jpeg, size, batch, budget))
+    results.update(measure_service_steps(jpeg, size, bundle.path, contract, budget))
     results.update(measure_keras(bundle.path, contract, batch, budget, seed_budget))
     add_ratios(results)
     print_table(results)

@@ -18,6 +18,10 @@ class Overloaded(ServiceError):
     """More model requests are in flight than MAX_INFLIGHT_REQUESTS allows; the client should retry."""
 
 
+class OutOfDistribution(ServiceError):
+    """INPUT_CHECK=refuse, and the image is unlike the dermoscopy images the model was trained on."""
+
+
 class EngineFailure(ServiceError):
     """The model runtime returned something the contract does not allow (a server fault)."""
 

@@ -22,7 +22,8 @@ from service.inference.model import LesionModel
 from service.lifespan import lifespan
 from service.version import SERVICE_VERSION
 
-DESCRIPTION = """Dermoscopy skin-lesion classifier (cancerous vs non-cancerous) with Grad-CAM explanations.
+DESCRIPTION = """Dermoscopy skin-lesion classifier: the probability that a lesion is cancerous, a seven-class
+differential, input-check warnings, and LayerCAM explanations.
 
 **Decision support, not a diagnosis.** Errors are RFC 7807 `application/problem+json` bodies."""
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.metrics = settings, ServiceMetrics()
     app.state.model = model or LesionModel(settings)
-    app.state.dataplane = DataPlane(app.state.model, settings, app.state.metrics)
+    app.state.dataplane = DataPlane(settings, app.state.metrics)
     app.state.fetcher = SafeUrlFetcher(settings)
     app.state.metrics.track_readiness(lambda: app.state.model.ready)
 

@@ -7,16 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, File, Request, Security, UploadFile
+from fastapi import Depends, File, Form, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader
 
+from service.api.schemas import UrlRequest
 from service.api.uploads import read_capped
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
-from service.errors import Unauthenticated
+from service.errors import MissingImage, Unauthenticated
 from service.fetch.safe_url import SafeUrlFetcher
 from service.inference.dataplane import DataPlane
-from service.inference.model import LesionModel
+from service.inference.model import LesionModel, ReadyModel
 
 
 def get_settings(request: Request) -> Settings:
@@ -41,13 +42,17 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 FetcherDep = Annotated[SafeUrlFetcher, Depends(get_fetcher)]
 
 
-def get_ready_dataplane(request: Request, model: ModelDep) -> DataPlane:
-    """The data plane, once the model is ready: refuse (503) before reading or fetching anything."""
-    model.require_ready()
+def get_dataplane(request: Request) -> DataPlane:
     return request.app.state.dataplane
 
 
-ReadyDataPlaneDep = Annotated[DataPlane, Depends(get_ready_dataplane)]
+def get_ready_model(model: ModelDep) -> ReadyModel:
+    """The model's snapshot for this request, taken once; 503 (before any URL is fetched) until it is ready."""
+    return model.require_ready()
+
+
+DataPlaneDep = Annotated[DataPlane, Depends(get_dataplane)]
+ReadyModelDep = Annotated[ReadyModel, Depends(get_ready_model)]
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,49 @@ def require_api_key(settings: SettingsDep, api_key: Annotated[str | None, Securi
         raise Unauthenticated("send the API key in the X-API-Key header")
 
 
-async def read_uploaded_image(
+@dataclass(frozen=True)
+class SourcedImage:
+    """The image bytes a request names, however it named them."""
+
+    data: bytes
+    fetch_ms: float | None = None  # set when the bytes came from a URL
+
+
+async def obtain_image(settings: Settings, fetcher: SafeUrlFetcher, file: UploadFile | None,
+                       url: str | None) -> SourcedImage:
+    """The one way image bytes enter: an upload read under the byte cap, or a URL through the SSRF guard."""
+    if file is not None:
+        return SourcedImage(await read_capped(file, settings.max_upload_bytes))
+    fetched = await fetcher.fetch(url or "")
+    return SourcedImage(fetched.data, fetched.fetch_ms)
+
+
+async def image_from_upload(
+    ready: ReadyModelDep,
     settings: SettingsDep,
+    fetcher: FetcherDep,
     file: Annotated[UploadFile, File(description="A dermoscopy image (JPEG, PNG, WebP, BMP, TIFF, GIF).")],
-) -> bytes:
-    return await read_capped(file, settings.max_upload_bytes)
+) -> SourcedImage:
+    return await obtain_image(settings, fetcher, file, None)
 
 
-UploadedImageDep = Annotated[bytes, Depends(read_uploaded_image)]
+async def image_from_json_url(ready: ReadyModelDep, settings: SettingsDep, fetcher: FetcherDep,
+                              body: UrlRequest) -> SourcedImage:
+    return await obtain_image(settings, fetcher, None, body.url)
+
+
+async def image_from_form(
+    ready: ReadyModelDep,
+    settings: SettingsDep,
+    fetcher: FetcherDep,
+    file: Annotated[UploadFile | None, File(description="The image; send this or `url`, not both.")] = None,
+    url: Annotated[str | None, Form(max_length=2048, description="Public http(s) URL of the image.")] = None,
+) -> SourcedImage:
+    if (file is None) == (url is None or not url.strip()):  # neither, or both
+        raise MissingImage("send exactly one of the multipart file `file` or the form field `url`")
+    return await obtain_image(settings, fetcher, file, url)
+
+
+UploadedImageDep = Annotated[SourcedImage, Depends(image_from_upload)]
+UrlImageDep = Annotated[SourcedImage, Depends(image_from_json_url)]
+FormImageDep = Annotated[SourcedImage, Depends(image_from_form)]

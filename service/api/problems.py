@@ -36,6 +36,7 @@ _KINDS: dict[type[Exception], ProblemKind] = {
     ImageTooLarge: ProblemKind(413, "image-too-large", "Image dimensions too large"),
     errors.ModelNotReady: ProblemKind(503, "model-not-ready", "Model not ready"),
     errors.Overloaded: ProblemKind(503, "overloaded", "Server busy"),
+    errors.OutOfDistribution: ProblemKind(422, "out-of-distribution", "Not an image the model knows"),
     errors.EngineFailure: ProblemKind(500, "engine-failure", "Model runtime failure"),
     errors.Unauthenticated: ProblemKind(401, "unauthenticated", "Missing or invalid API key"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),

@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.schema import InputSpec
+from contract.schema import ExplanationSpec, InputCheckSpec, InputSpec
 
 DISCLAIMER = (
     "Decision support, not a diagnosis: this research model's output must be interpreted by a qualified "
     "clinician together with the full clinical picture. It is not a medical device."
 )
 Label = Literal["cancerous", "non-cancerous"]
+WarningCodeName = Literal["out_of_distribution", "blurry", "underexposed", "overexposed", "low_resolution"]
+ThresholdSourceName = Literal["configuration", "bundle", "fallback"]
 
 
 class UrlRequest(BaseModel):
@@ -21,10 +23,21 @@ class UrlRequest(BaseModel):
     url: str = Field(min_length=1, max_length=2048, description="http(s) URL of a dermoscopy image.")
 
 
-class OperatingPointVerdict(BaseModel):
-    threshold: float = Field(description="Positive when probability >= threshold.")
+class Verdict(BaseModel):
+    threshold: float = Field(description="Cancerous when probability >= threshold.")
     is_cancerous: bool
     label: Label
+
+
+class Diagnosis(BaseModel):
+    code: str = Field(description="HAM10000 diagnosis code: akiec, bcc, bkl, df, mel, nv or vasc.")
+    name: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class InputWarning(BaseModel):
+    code: WarningCodeName
+    detail: str
 
 
 class ModelRef(BaseModel):
@@ -38,40 +51,53 @@ class Timing(BaseModel):
     preprocess_ms: float
     inference_ms: float = Field(description="Time in the model runtime (shared by a batch).")
     fetch_ms: float | None = Field(None, description="URL download time, for URL requests.")
-    heatmap_ms: float | None = Field(None, description="Grad-CAM drawing time, for /gradcam.")
+    heatmap_ms: float | None = Field(None, description="Explanation drawing time, for /gradcam.")
     total_ms: float = Field(description="Server time since the request arrived.")
 
 
-class Classification(BaseModel):
-    probability: float = Field(ge=0.0, le=1.0, description="Model probability that the lesion is cancerous.")
+class Prediction(BaseModel):
+    probability: float = Field(ge=0.0, le=1.0, description="Probability that the lesion is cancerous: the sum of "
+                                                            "the differential's mel, bcc and akiec.")
     label: Label
     is_cancerous: bool
     threshold: float = Field(description="Decision threshold used for label / is_cancerous.")
-    threshold_source: Literal["configuration", "bundle", "fallback"]
-    high_sensitivity: OperatingPointVerdict | None = Field(
+    threshold_source: ThresholdSourceName
+    high_sensitivity: Verdict | None = Field(
         None, description="Verdict at the bundle's high-sensitivity threshold; null when the bundle has none."
     )
+    differential: list[Diagnosis] = Field(description="All seven diagnoses, most probable first; sums to 1.")
+    warnings: list[InputWarning] = Field(description="Empty when the input check found nothing; read them first.")
 
 
 _PREDICTION_EXAMPLE = {
-    "request_id": "4f9c1e0a7b2d4c58a1d3e5f7a9b1c3d5",
-    "probability": 0.83,
+    "probability": 0.62,
     "label": "cancerous",
     "is_cancerous": True,
-    "threshold": 0.61,
+    "threshold": 0.25,
     "threshold_source": "bundle",
-    "high_sensitivity": {"threshold": 0.3, "is_cancerous": True, "label": "cancerous"},
+    "high_sensitivity": {"threshold": 0.18, "is_cancerous": True, "label": "cancerous"},
+    "differential": [
+        {"code": "mel", "name": "Melanoma", "probability": 0.55},
+        {"code": "nv", "name": "Melanocytic nevus", "probability": 0.3},
+        {"code": "bkl", "name": "Benign keratosis-like lesion", "probability": 0.07},
+        {"code": "bcc", "name": "Basal cell carcinoma", "probability": 0.05},
+        {"code": "akiec", "name": "Actinic keratosis / intraepithelial carcinoma", "probability": 0.02},
+        {"code": "df", "name": "Dermatofibroma", "probability": 0.006},
+        {"code": "vasc", "name": "Vascular lesion", "probability": 0.004},
+    ],
+    "warnings": [],
+    "request_id": "4f9c1e0a7b2d4c58a1d3e5f7a9b1c3d5",
     "model": {
-        "id": "skin-cancer-detector", "version": "1.1.0", "backbone": "efficientnet_lite0", "engine": "litert"
+        "id": "skin-cancer-detector", "version": "2.0.0", "backbone": "efficientnet_lite0", "engine": "litert"
     },
     "timing": {
-        "preprocess_ms": 4.1, "inference_ms": 38.5, "fetch_ms": None, "heatmap_ms": None, "total_ms": 45.2
+        "preprocess_ms": 1.1, "inference_ms": 4.2, "fetch_ms": None, "heatmap_ms": None, "total_ms": 5.9
     },
     "disclaimer": DISCLAIMER,
 }
 
 
-class PredictionResponse(Classification):
+class PredictionResponse(Prediction):
     model_config = ConfigDict(json_schema_extra={"examples": [_PREDICTION_EXAMPLE]})
 
     request_id: str
@@ -80,21 +106,36 @@ class PredictionResponse(Classification):
     disclaimer: str = DISCLAIMER
 
 
+class ExplanationInfo(BaseModel):
+    method: Literal["layercam"]
+    layer: str = Field(description="The backbone layer the map comes from.")
+    target: Label = Field(description="The class whose evidence the map shows.")
+    peak: float = Field(description="The raw map's maximum.")
+    strength: float = Field(description="peak / display_scale: about 1 for a strong map on validation images.")
+    display_scale: float = Field(description="The raw value drawn at full colour; the same for every image.")
+    empty: bool = Field(description="True when no region stood out (peak below the bundle's empty level).")
+    message: str = Field(description="What to read from the map, in words.")
+
+
 class GradcamResponse(PredictionResponse):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {**_PREDICTION_EXAMPLE, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...", "cam": None}
-            ]
+            "examples": [{**_PREDICTION_EXAMPLE, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...",
+                          "heatmap_width": 256, "heatmap_height": 192,
+                          "explanation": {"method": "layercam", "layer": "block5c_add", "target": "cancerous",
+                                          "peak": 3.1, "strength": 0.8, "display_scale": 3.9, "empty": False,
+                                          "message": "The coloured regions drove the cancerous call."}}]
         }
     )
 
     heatmap_png_base64: str = Field(
-        description="PNG (base64) of the Grad-CAM heatmap blended over the resized model input."
+        description="PNG (base64, no data: prefix) of the explanation map over the image, in its own aspect ratio."
     )
-    heatmap_size: int = Field(description="Side of the square heatmap PNG in pixels (the model input size).")
+    heatmap_width: int
+    heatmap_height: int
+    explanation: ExplanationInfo
     cam: list[list[float]] | None = Field(
-        None, description="Raw (unnormalised, ReLU'd) Grad-CAM grid, G x G; only with ?include_raw=true."
+        None, description="The raw map at its native grid (g x g); present only with ?include_raw=true."
     )
 
 
@@ -128,7 +169,7 @@ class Problem(BaseModel):
 class BatchItem(BaseModel):
     index: int = Field(description="Position of the file in the request.")
     filename: str | None
-    result: Classification | None = Field(None, description="The verdict; null when this item failed.")
+    result: Prediction | None = Field(None, description="The prediction; null when this item failed.")
     problem: Problem | None = Field(None, description="Why this item failed; null when it succeeded.")
 
 
@@ -152,7 +193,7 @@ class Readiness(BaseModel):
     engine: str
 
 
-class OperatingPointInfo(BaseModel):
+class OperatingPoint(BaseModel):
     threshold: float
     criterion: str | None = None
     sensitivity: float | None = None
@@ -160,11 +201,17 @@ class OperatingPointInfo(BaseModel):
     precision: float | None = None
 
 
-class ThresholdInfo(BaseModel):
+class Thresholds(BaseModel):
     decision: float = Field(description="The threshold in use.")
-    source: Literal["configuration", "bundle", "fallback"]
-    bundle: OperatingPointInfo | None = Field(description="threshold.json's tuned point; null if absent.")
-    high_sensitivity: OperatingPointInfo | None
+    source: ThresholdSourceName
+    bundle: OperatingPoint | None = Field(description="threshold.json's tuned point (validation); null if absent.")
+    high_sensitivity: OperatingPoint | None
+
+
+class DiagnosisInfo(BaseModel):
+    code: str
+    name: str
+    cancerous: bool
 
 
 class ModelInfo(BaseModel):
@@ -175,9 +222,10 @@ class ModelInfo(BaseModel):
     backbone_weights: str
     engine: str
     input: InputSpec
-    cam_grid: int
-    gradcam_layer: str
-    thresholds: ThresholdInfo
+    diagnoses: list[DiagnosisInfo] = Field(description="The differential's classes, in the model's output order.")
+    explanation: ExplanationSpec
+    input_check: InputCheckSpec = Field(description="The input check's limits (see the README's Input check).")
+    thresholds: Thresholds
     files: dict[str, str] = Field(description="File name -> sha256, as verified at load.")
     test_metrics: dict[str, float]
     licence: str

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contract.preprocessing import DEFAULT_MAX_PIXELS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the bundle's threshold.")
 
     max_upload_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB)
-    max_image_pixels: int = Field(40_000_000, ge=64, le=500_000_000)
+    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=64, le=500_000_000)
     max_batch_files: int = Field(16, ge=1, le=256)
 
     url_fetch_timeout_s: float = Field(10.0, gt=0, le=120, description="Total deadline of one URL fetch.")
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     inference_concurrency: int = Field(2, ge=1, le=32, description="Images decoded/inferred at once.")
     max_inflight_requests: int = Field(
         32, ge=1, le=4096, description="Model requests admitted at once; more get 503 `overloaded`.")
+    input_check: Literal["warn", "refuse"] = Field(
+        "warn", description="warn: out-of-distribution images get a verdict with a warning; refuse: a 422 instead.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("url_allowed_hosts", "url_allowed_private_networks", "cors_origins", mode="before")
@@ -75,10 +79,12 @@ class Settings(BaseSettings):
     def _check_networks(cls, networks: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(network, strict=True)) for network in networks]
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "input_check", mode="before")
     @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _normalise_case(cls, value: object, info) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @model_validator(mode="after")
     def _connect_within_deadline(self) -> Settings:

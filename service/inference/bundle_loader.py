@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.bundle import BundleError, read_contract, read_thresholds
+from contract.input_check import FeatureStatistics
 from contract.schema import BundleFiles, ModelContract, ThresholdReport
 from service.core.config import Settings
 from service.inference.engine import Engine
+from service.inference.input_check import InputCheck
 from service.inference.litert_engine import LiteRTEngine
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ class LoadedBundle:
     contract: ModelContract
     thresholds: ThresholdReport | None
     engine: Engine
+    input_check: InputCheck
 
 
 def open_bundle(settings: Settings) -> LoadedBundle:
@@ -29,7 +32,26 @@ def open_bundle(settings: Settings) -> LoadedBundle:
     contract = read_contract(directory)  # checks every listed file's sha256
     thresholds = read_thresholds(directory)
     _warn_if_thresholds_are_foreign(contract, thresholds)
-    return LoadedBundle(directory, contract, thresholds, _open_engine(directory, contract, settings))
+    engine = _open_engine(directory, contract, settings)
+    try:
+        input_check = InputCheck(contract.input_check, _feature_statistics(directory, contract))
+    except BundleError:
+        engine.close()
+        raise
+    return LoadedBundle(directory, contract, thresholds, engine, input_check)
+
+
+def _feature_statistics(directory: Path, contract: ModelContract) -> FeatureStatistics:
+    if BundleFiles.INPUT_CHECK not in contract.files:
+        raise BundleError(f"{BundleFiles.INPUT_CHECK} is not listed in {BundleFiles.CONTRACT}")
+    try:
+        statistics = FeatureStatistics.load(directory / BundleFiles.INPUT_CHECK)
+    except (OSError, ValueError, KeyError) as error:
+        raise BundleError(f"{BundleFiles.INPUT_CHECK} cannot be read: {error}") from error
+    if statistics.mean.size != contract.output.feature_dim:
+        raise BundleError(f"{BundleFiles.INPUT_CHECK} holds {statistics.mean.size} features; the contract says "
+                          f"{contract.output.feature_dim}")
+    return statistics
 
 
 def _open_engine(directory: Path, contract: ModelContract, settings: Settings) -> Engine:

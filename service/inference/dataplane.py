@@ -1,11 +1,13 @@
-"""The data plane: bytes → shared preprocessing → engine → verdict (+ Grad-CAM overlay).
+"""The data plane: bytes -> shared preprocessing -> engine -> assessment (+ explanation overlay).
 
-CPU-bound steps run in worker threads behind one capacity limiter, which bounds both CPU
-contention and the memory held by decoded images; the event loop only awaits.
+Each request takes one ready snapshot of the model and does its CPU work in a single worker-thread call
+behind one capacity limiter, which bounds both CPU contention and the memory held by decoded images;
+the event loop only awaits.
 """
 
 from __future__ import annotations
 
+import enum
 import struct
 import time
 from collections.abc import Sequence
@@ -14,31 +16,43 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 
+from contract.diagnoses import BY_CODE, cancer_probability
 from contract.errors import InvalidImage
-from contract.preprocessing import preprocess_image
+from contract.preprocessing import PreparedImage, prepare_image
+from contract.schema import ExplanationSpec
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
-from service.inference.bundle_loader import LoadedBundle
+from service.errors import OutOfDistribution
 from service.inference.decision import ThresholdSource, Verdict
-from service.inference.heatmap import overlay_png
-from service.inference.model import LesionModel
+from service.inference.heatmap import MapSummary, overlay_png, summarise
+from service.inference.input_check import InputWarning, WarningCode
+from service.inference.model import ModelIdentity, ReadyModel
+
+DISPLAY_SIDE = 384  # longer side of the explanation overlay, in the original aspect ratio
+
+
+class ExplanationTarget(enum.StrEnum):
+    PREDICTED = "predicted"
+    CANCEROUS = "cancerous"
+    NON_CANCEROUS = "non-cancerous"
 
 
 @dataclass(frozen=True)
-class ModelIdentity:
+class DiagnosisProbability:
+    code: str
     name: str
-    version: str
-    backbone: str
-    engine: str
+    probability: float
 
 
 @dataclass(frozen=True)
 class Assessment:
+    probability: float  # of "cancerous": the sum over the cancerous diagnoses
     verdict: Verdict
+    high_sensitivity: Verdict | None
     threshold_source: ThresholdSource
+    differential: tuple[DiagnosisProbability, ...]  # every diagnosis, most probable first
+    warnings: tuple[InputWarning, ...]
     model: ModelIdentity
-    image: np.ndarray  # (S, S, 3) uint8: exactly what the model saw
-    cam: np.ndarray  # (G, G) float32, raw
     preprocess_ms: float
     inference_ms: float
 
@@ -46,88 +60,138 @@ class Assessment:
 @dataclass(frozen=True)
 class Explanation:
     assessment: Assessment
-    heatmap_png: bytes
+    target: ExplanationTarget  # the class the map explains (never "predicted": resolved to the verdict's)
+    spec: ExplanationSpec  # how the map was made and the scale it is drawn on
+    raw_map: np.ndarray  # (g, g)
+    summary: MapSummary
+    overlay_png: bytes
+    overlay_size: tuple[int, int]  # (width, height)
     heatmap_ms: float
 
 
 class DataPlane:
-    def __init__(self, model: LesionModel, settings: Settings, metrics: ServiceMetrics):
-        self._model = model
+    def __init__(self, settings: Settings, metrics: ServiceMetrics):
         self._max_pixels = settings.max_image_pixels
+        self._refuse_foreign = settings.input_check == "refuse"
         self._metrics = metrics
         self._limiter = anyio.CapacityLimiter(settings.inference_concurrency)
 
-    async def assess(self, data: bytes) -> Assessment:
+    async def assess(self, ready: ReadyModel, data: bytes) -> Assessment:
         """Classify one image; bad bytes raise contract.errors.InvalidImage (or a subclass)."""
-        (result,) = await self._in_worker(self._assess_all, [data])
-        if isinstance(result, InvalidImage):
-            raise result
-        return result
+        return await self._in_worker(self._assess_one, ready, data)
 
-    async def explain(self, data: bytes) -> Explanation:
-        """Classify one image and draw its Grad-CAM overlay on the resized input."""
-        assessment = await self.assess(data)
-        started = time.perf_counter()
-        png = await self._in_worker(overlay_png, assessment.image, assessment.cam)
-        return Explanation(assessment, png, _ms_since(started))
+    async def explain(self, ready: ReadyModel, data: bytes, target: ExplanationTarget) -> Explanation:
+        """Classify one image and draw the map of `target` over it, in its own aspect ratio."""
+        return await self._in_worker(self._explain_one, ready, data, target)
 
-    async def assess_batch(self, items: Sequence[bytes]) -> list[Assessment | InvalidImage]:
-        """Classify several images in one engine call; a bad image becomes its own InvalidImage."""
-        return await self._in_worker(self._assess_all, list(items))
-
-    def identity(self) -> ModelIdentity:
-        bundle, _ = self._model.require_ready()
-        return identity_of(bundle)
+    async def assess_batch(self, ready: ReadyModel, items: Sequence[bytes]) -> list[Assessment | Exception]:
+        """Classify several images in one worker call; a bad or refused image becomes its own error."""
+        return await self._in_worker(self._assess_all, ready, list(items))
 
     async def _in_worker(self, function, *args):
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
-    def _assess_all(self, items: list[bytes]) -> list[Assessment | InvalidImage]:
-        bundle, policy = self._model.require_ready()
-        size = bundle.contract.input.image_size
-        prepared = [self._prepare(data, size) for data in items]
-        images = [entry[0] for entry in prepared if not isinstance(entry, InvalidImage)]
-        if not images:
+    def _assess_one(self, ready: ReadyModel, data: bytes) -> Assessment:
+        image, preprocess_ms = self._prepare(ready, data)
+        started = time.perf_counter()
+        forward = ready.bundle.engine.predict(image.pixels[None].astype(np.float32))
+        inference_ms = self._observe_inference(ready, started)
+        return self._assessment(ready, image, forward.probabilities[0], forward.features[0], preprocess_ms,
+                                inference_ms)
+
+    def _explain_one(self, ready: ReadyModel, data: bytes, target: ExplanationTarget) -> Explanation:
+        image, preprocess_ms = self._prepare(ready, data, display_side=DISPLAY_SIDE)
+        started = time.perf_counter()
+        explained = ready.bundle.engine.explain(image.pixels[None].astype(np.float32))
+        inference_ms = self._observe_inference(ready, started)
+        assessment = self._assessment(ready, image, explained.probabilities[0], explained.features[0],
+                                      preprocess_ms, inference_ms)
+        if target is ExplanationTarget.PREDICTED:
+            target = ExplanationTarget.CANCEROUS if assessment.verdict.is_cancerous else ExplanationTarget.NON_CANCEROUS
+        raw_map = (explained.maps_cancerous if target is ExplanationTarget.CANCEROUS
+                   else explained.maps_non_cancerous)[0]
+        started = time.perf_counter()
+        spec = ready.bundle.contract.explanation
+        png = overlay_png(image.display, raw_map, spec.display_scale)
+        height, width = image.display.shape[:2]
+        return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), png, (width, height),
+                           _ms_since(started))
+
+    def _assess_all(self, ready: ReadyModel, items: list[bytes]) -> list[Assessment | Exception]:
+        prepared: list[tuple[PreparedImage, float] | InvalidImage] = []
+        for data in items:
+            try:
+                prepared.append(self._prepare(ready, data))
+            except InvalidImage as error:  # one bad item must not fail the batch
+                prepared.append(error)
+        good = [entry for entry in prepared if not isinstance(entry, InvalidImage)]
+        if not good:
             return [entry for entry in prepared if isinstance(entry, InvalidImage)]
         started = time.perf_counter()
-        output = bundle.engine.infer(np.stack(images).astype(np.float32))  # (N, S, S, 3)
-        inference_ms = _ms_since(started)
-        self._metrics.inference_latency.labels(bundle.engine.name).observe(inference_ms / 1000)
-        identity = identity_of(bundle)
-        results: list[Assessment | InvalidImage] = []
-        position = 0
+        forward = ready.bundle.engine.predict(np.stack([image.pixels for image, _ in good]).astype(np.float32))
+        inference_ms = self._observe_inference(ready, started)
+        results: list[Assessment | Exception] = []
+        row = 0
         for entry in prepared:
             if isinstance(entry, InvalidImage):
                 results.append(entry)
                 continue
             image, preprocess_ms = entry
-            verdict = policy.decide(float(output.probabilities[position]))
-            self._metrics.predictions.labels(verdict.decision.label).inc()
-            cam = output.cams[position]
-            assessment = Assessment(verdict, policy.source, identity, image, cam, preprocess_ms, inference_ms)
-            results.append(assessment)
-            position += 1
+            try:
+                results.append(self._assessment(ready, image, forward.probabilities[row], forward.features[row],
+                                                preprocess_ms, inference_ms))
+            except OutOfDistribution as refused:
+                results.append(refused)
+            row += 1
         return results
 
-    def _prepare(self, data: bytes, size: int) -> tuple[np.ndarray, float] | InvalidImage:
+    def _prepare(self, ready: ReadyModel, data: bytes, display_side: int | None = None) -> tuple[PreparedImage, float]:
         started = time.perf_counter()
+        size = ready.bundle.contract.input.image_size
         try:
-            return preprocess_image(data, size, self._max_pixels), _ms_since(started)
-        except InvalidImage as error:
-            return error
+            image = prepare_image(data, size, self._max_pixels, display_side)
+        except InvalidImage:
+            raise
         except _DECODER_FAULTS as error:
             # Pillow's plugins raise a zoo of errors on hostile bytes (e.g. corrupt EXIF): still bad input.
-            invalid = InvalidImage(f"the image could not be decoded ({type(error).__name__})")
-            invalid.__cause__ = error
-            return invalid
+            raise InvalidImage(f"the image could not be decoded ({type(error).__name__})") from error
+        return image, _ms_since(started)
+
+    def _observe_inference(self, ready: ReadyModel, started: float) -> float:
+        elapsed = _ms_since(started)
+        self._metrics.inference_latency.labels(ready.bundle.engine.name).observe(elapsed / 1000)
+        return elapsed
+
+    def _assessment(self, ready: ReadyModel, image: PreparedImage, probabilities: np.ndarray, features: np.ndarray,
+                    preprocess_ms: float, inference_ms: float) -> Assessment:
+        classes = ready.bundle.contract.output.classes
+        probability = float(cancer_probability(probabilities, classes))
+        warnings = ready.bundle.input_check.warnings(image.pixels, image.original_size, features)
+        foreign = [w for w in warnings if w.code is WarningCode.OUT_OF_DISTRIBUTION]
+        if foreign and self._refuse_foreign:
+            raise OutOfDistribution(f"{foreign[0].detail}; INPUT_CHECK=refuse, so no verdict is given")
+        verdict = ready.policy.verdict(probability)
+        self._metrics.predictions.labels(verdict.label).inc()
+        return Assessment(
+            probability=probability,
+            verdict=verdict,
+            high_sensitivity=ready.policy.high_sensitivity(probability),
+            threshold_source=ready.policy.source,
+            differential=differential(probabilities, classes),
+            warnings=tuple(warnings),
+            model=ready.identity,
+            preprocess_ms=preprocess_ms,
+            inference_ms=inference_ms,
+        )
+
+
+def differential(probabilities: np.ndarray, classes: Sequence[str]) -> tuple[DiagnosisProbability, ...]:
+    """Every diagnosis with its probability, most probable first."""
+    order = np.argsort(-probabilities, kind="stable")
+    return tuple(DiagnosisProbability(classes[i], BY_CODE[classes[i]].name, float(probabilities[i])) for i in order)
 
 
 _DECODER_FAULTS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
-
-
-def identity_of(bundle: LoadedBundle) -> ModelIdentity:
-    contract = bundle.contract
-    return ModelIdentity(contract.model_name, contract.model_version, contract.backbone, bundle.engine.name)
 
 
 def _ms_since(started: float) -> float:

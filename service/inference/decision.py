@@ -1,17 +1,20 @@
-"""Turning a probability into a verdict at the configured and the high-sensitivity operating points."""
+"""Turning the cancer probability into verdicts: at the decision threshold and the high-sensitivity one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from contract.schema import FALLBACK_THRESHOLD, NEGATIVE_LABEL, POSITIVE_LABEL, ThresholdReport
+from contract.decision import decision_threshold, is_cancerous
+from contract.schema import NEGATIVE_LABEL, POSITIVE_LABEL, ThresholdReport
 
 ThresholdSource = Literal["configuration", "bundle", "fallback"]
 
 
 @dataclass(frozen=True)
-class OperatingVerdict:
+class Verdict:
+    """The call at one threshold."""
+
     threshold: float
     is_cancerous: bool
 
@@ -21,16 +24,7 @@ class OperatingVerdict:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    probability: float
-    decision: OperatingVerdict
-    high_sensitivity: OperatingVerdict | None
-
-
-@dataclass(frozen=True)
 class DecisionPolicy:
-    """Positive when probability >= threshold (the convention threshold.json is tuned under)."""
-
     threshold: float
     source: ThresholdSource
     high_sensitivity_threshold: float | None
@@ -40,14 +34,11 @@ class DecisionPolicy:
         high_sensitivity = report.high_sensitivity.threshold if report else None
         if override is not None:
             return cls(override, "configuration", high_sensitivity)
-        if report is not None:
-            return cls(report.threshold, "bundle", high_sensitivity)
-        return cls(FALLBACK_THRESHOLD, "fallback", None)
+        return cls(decision_threshold(report), "bundle" if report else "fallback", high_sensitivity)
 
-    def decide(self, probability: float) -> Verdict:
-        high = self.high_sensitivity_threshold
-        return Verdict(
-            probability=probability,
-            decision=OperatingVerdict(self.threshold, probability >= self.threshold),
-            high_sensitivity=None if high is None else OperatingVerdict(high, probability >= high),
-        )
+    def verdict(self, probability: float) -> Verdict:
+        return Verdict(self.threshold, bool(is_cancerous(probability, self.threshold)))
+
+    def high_sensitivity(self, probability: float) -> Verdict | None:
+        threshold = self.high_sensitivity_threshold
+        return None if threshold is None else Verdict(threshold, bool(is_cancerous(probability, threshold)))

@@ -1,4 +1,4 @@
-"""The fallback: the bundle's Keras model wrapped by training's Grad-CAM explainer.
+"""The fallback: the bundle's Keras model with training's LayerCAM, for bundles without model.tflite.
 
 TensorFlow and keras are imported here, lazily, and only when this engine is chosen, so the
 LiteRT serving process never pays for them.
@@ -13,11 +13,11 @@ import numpy as np
 
 from contract.bundle import BundleError
 from contract.schema import ModelContract
-from service.inference.engine import EngineOutput, checked_output
+from service.inference.engine import Explained, Forward, OutputShape
 
 
 class KerasEngine:
-    """Runs build_explainer(classifier) through one traced tf.function (never model.predict per request)."""
+    """Runs the model and its explainer through traced tf.functions (never model.predict per request)."""
 
     name = "keras"
 
@@ -26,7 +26,7 @@ class KerasEngine:
             import keras
             import tensorflow as tf
 
-            from training.model.explainer import build_explainer
+            from training.model.explainer import LayerCam
         except ImportError as error:
             raise BundleError(
                 f"the bundle needs the Keras fallback but it cannot be imported ({error}); "
@@ -34,35 +34,33 @@ class KerasEngine:
             ) from error
         _limit_threads(tf, num_threads)
         classifier = keras.models.load_model(model_path, compile=False)
-        explainer = build_explainer(classifier, contract.gradcam_layer)
+        explainer = LayerCam(classifier, contract.explanation.layer)
         size = contract.input.image_size
-        # One signature with a free batch dimension: traced once, reused for every batch size.
-        self._call = tf.function(
-            lambda images: explainer(images, training=False),
-            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-            jit_compile=False,
-            reduce_retracing=True,
-        )
-        self._cam_grid = contract.output.cam_grid
+        images = tf.TensorSpec([None, size, size, 3], tf.float32)
+        # One signature with a free batch dimension each: traced once, reused for every batch size.
+        self._predict = tf.function(lambda x: explainer.forward(x, training=False), input_signature=[images],
+                                    reduce_retracing=True)
+        self._explain = tf.function(explainer, input_signature=[images], reduce_retracing=True)
+        self._shape = OutputShape(len(contract.output.classes), contract.output.feature_dim,
+                                  contract.explanation.grid)
         self._lock = threading.Lock()  # tracing is not safe to race; calls are cheap to serialise here
 
-    def infer(self, images: np.ndarray) -> EngineOutput:
+    def predict(self, images: np.ndarray) -> Forward:
         batch = np.ascontiguousarray(images, dtype=np.float32)
         with self._lock:
-            outputs = self._call(batch)
-        probability, cam = _unpack(outputs)
-        return checked_output(np.asarray(probability), np.asarray(cam), len(batch), self._cam_grid)
+            out = self._predict(batch)
+        return self._shape.forward(np.asarray(out["probabilities"]), np.asarray(out["features"]), len(batch))
+
+    def explain(self, images: np.ndarray) -> Explained:
+        batch = np.ascontiguousarray(images, dtype=np.float32)
+        with self._lock:
+            out = self._explain(batch)
+        return self._shape.explained(np.asarray(out["probabilities"]), np.asarray(out["features"]),
+                                     np.asarray(out["cam_cancerous"]), np.asarray(out["cam_non_cancerous"]),
+                                     len(batch))
 
     def close(self) -> None:
-        self._call = None
-
-
-def _unpack(outputs) -> tuple:
-    """The explainer returns [probability, cam]; accept a {"probability", "cam"} dict as well."""
-    if isinstance(outputs, dict):
-        return outputs["probability"], outputs["cam"]
-    probability, cam = outputs
-    return probability, cam
+        self._predict = self._explain = None
 
 
 def _limit_threads(tf, num_threads: int) -> None:

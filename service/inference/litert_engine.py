@@ -1,23 +1,34 @@
-"""The fast path: the bundle's model.tflite run by LiteRT, with no TensorFlow in the process."""
+"""The fast path: the bundle's model.tflite run by LiteRT, with no TensorFlow in the process.
+
+`predict` runs the forward-only signature, so /predict never pays for the explanation's backward pass.
+"""
 
 from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from contract.bundle import BundleError
+from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelContract
-from service.inference.engine import EngineOutput, checked_output
+from service.inference.engine import Explained, Forward, OutputShape
 
-SIGNATURE = "serving_default"
-INPUT_NAME = "images"
-OUTPUT_PROBABILITY = "probability"
-OUTPUT_CAM = "cam"
+_EXPECTED = {
+    Sig.PREDICT: ({Sig.IMAGES}, {Sig.PROBABILITIES, Sig.FEATURES}),
+    Sig.EXPLAIN: ({Sig.IMAGES}, {Sig.PROBABILITIES, Sig.FEATURES, Sig.CAM_CANCEROUS, Sig.CAM_NON_CANCEROUS}),
+}
+
+
+@dataclass(frozen=True)
+class _Runners:
+    predict: object
+    explain: object
 
 
 class LiteRTEngine:
@@ -26,58 +37,66 @@ class LiteRTEngine:
     name = "litert"
 
     def __init__(self, model_path: Path, contract: ModelContract, *, num_threads: int, pool_size: int):
-        self._image_size = contract.input.image_size
-        self._cam_grid = contract.output.cam_grid
-        interpreters = [self._open(model_path, num_threads) for _ in range(pool_size)]
-        self._dynamic_batch = self._check_signature(interpreters[0])
-        self._runners: queue.Queue = queue.Queue()
+        self._shape = OutputShape(len(contract.output.classes), contract.output.feature_dim,
+                                  contract.explanation.grid)
+        interpreters = [_open(model_path, num_threads) for _ in range(pool_size)]
+        _check_signatures(interpreters[0], contract.input.image_size)
+        self._pool: queue.Queue[_Runners] = queue.Queue()
         for interpreter in interpreters:
-            self._runners.put(interpreter.get_signature_runner(SIGNATURE))
-
-    @staticmethod
-    def _open(model_path: Path, num_threads: int) -> Interpreter:
-        try:
-            return Interpreter(model_path=str(model_path), num_threads=num_threads)
-        except (ValueError, RuntimeError) as error:
-            raise BundleError(f"LiteRT cannot load {model_path.name}: {error}") from error
-
-    def _check_signature(self, interpreter: Interpreter) -> bool:
-        """Refuse a model whose tensors disagree with the contract; return whether N is dynamic."""
-        signatures = interpreter.get_signature_list()
-        if SIGNATURE not in signatures:
-            raise BundleError(f"model.tflite has no {SIGNATURE!r} signature (found {sorted(signatures)})")
-        runner = interpreter.get_signature_runner(SIGNATURE)
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
-        if set(inputs) != {INPUT_NAME} or not {OUTPUT_PROBABILITY, OUTPUT_CAM} <= set(outputs):
-            raise BundleError(f"model.tflite has inputs {sorted(inputs)} and outputs {sorted(outputs)}")
-        image_spec, cam_spec = inputs[INPUT_NAME], outputs[OUTPUT_CAM]
-        size, grid = self._image_size, self._cam_grid
-        if list(image_spec["shape_signature"][1:]) != [size, size, 3] or image_spec["dtype"] != np.float32:
-            found = image_spec["shape_signature"]
-            raise BundleError(f"model.tflite input is {found}, contract says [N,{size},{size},3] float32")
-        if list(cam_spec["shape_signature"][1:]) != [grid, grid]:
-            found = cam_spec["shape_signature"]
-            raise BundleError(f"model.tflite cam is {found}, contract says [N,{grid},{grid}]")
-        return int(image_spec["shape_signature"][0]) == -1
+            self._pool.put(_Runners(interpreter.get_signature_runner(Sig.PREDICT),
+                                    interpreter.get_signature_runner(Sig.EXPLAIN)))
 
     @contextmanager
-    def _borrowed(self) -> Iterator:
-        runner = self._runners.get()  # blocks while every interpreter is busy
+    def _borrowed(self) -> Iterator[_Runners]:
+        runners = self._pool.get()  # blocks while every interpreter is busy
         try:
-            yield runner
+            yield runners
         finally:
-            self._runners.put(runner)
+            self._pool.put(runners)
 
-    def infer(self, images: np.ndarray) -> EngineOutput:
+    # Images go through one at a time: the interpreter keeps its batch-1 tensors and XNNPACK plan, where a
+    # batch of another size would make it resize and re-plan, twice (there and back), for no CPU gain.
+    def predict(self, images: np.ndarray) -> Forward:
         images = np.ascontiguousarray(images, dtype=np.float32)
-        # A fixed-batch export ([1, S, S, 3]) is run one image at a time rather than resized.
-        chunks = [images] if self._dynamic_batch else [images[i : i + 1] for i in range(len(images))]
-        with self._borrowed() as run:
-            results = [run(**{INPUT_NAME: chunk}) for chunk in chunks]
-        probability = np.concatenate([np.array(r[OUTPUT_PROBABILITY]) for r in results])
-        cam = np.concatenate([np.array(r[OUTPUT_CAM]) for r in results])
-        return checked_output(probability, cam, len(images), self._cam_grid)
+        with self._borrowed() as runners:
+            outs = [runners.predict(**{Sig.IMAGES: images[i : i + 1]}) for i in range(len(images))]
+        return self._shape.forward(_stack(outs, Sig.PROBABILITIES), _stack(outs, Sig.FEATURES), len(images))
+
+    def explain(self, images: np.ndarray) -> Explained:
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        with self._borrowed() as runners:
+            outs = [runners.explain(**{Sig.IMAGES: images[i : i + 1]}) for i in range(len(images))]
+        return self._shape.explained(_stack(outs, Sig.PROBABILITIES), _stack(outs, Sig.FEATURES),
+                                     _stack(outs, Sig.CAM_CANCEROUS), _stack(outs, Sig.CAM_NON_CANCEROUS),
+                                     len(images))
 
     def close(self) -> None:
-        while not self._runners.empty():
-            self._runners.get_nowait()
+        while not self._pool.empty():
+            self._pool.get_nowait()
+
+
+def _stack(outputs: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
+    return np.concatenate([np.asarray(out[name]) for out in outputs])
+
+
+def _open(model_path: Path, num_threads: int) -> Interpreter:
+    try:
+        return Interpreter(model_path=str(model_path), num_threads=num_threads)
+    except (ValueError, RuntimeError) as error:
+        raise BundleError(f"LiteRT cannot load {model_path.name}: {error}") from error
+
+
+def _check_signatures(interpreter: Interpreter, image_size: int) -> None:
+    """Refuse a model whose signatures disagree with the contract, at load rather than per request."""
+    signatures = interpreter.get_signature_list()
+    for name, (inputs, outputs) in _EXPECTED.items():
+        if name not in signatures:
+            raise BundleError(f"model.tflite has no {name!r} signature (found {sorted(signatures)})")
+        found_in, found_out = set(signatures[name]["inputs"]), set(signatures[name]["outputs"])
+        if found_in != inputs or found_out != outputs:
+            raise BundleError(f"model.tflite signature {name!r} has inputs {sorted(found_in)} and outputs "
+                              f"{sorted(found_out)}; expected {sorted(inputs)} and {sorted(outputs)}")
+        image = interpreter.get_signature_runner(name).get_input_details()[Sig.IMAGES]
+        if list(image["shape_signature"][1:]) != [image_size, image_size, 3] or image["dtype"] != np.float32:
+            raise BundleError(f"model.tflite input is {image['shape_signature']}, "
+                              f"the contract says [N,{image_size},{image_size},3] float32")

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,9 +16,29 @@ from service.core.config import Settings
 from service.errors import ModelNotReady
 from service.inference.bundle_loader import LoadedBundle, open_bundle
 from service.inference.decision import DecisionPolicy
-from service.inference.engine import EngineOutput
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    version: str
+    backbone: str
+    engine: str
+
+
+@dataclass(frozen=True)
+class ReadyModel:
+    """A consistent snapshot of a loaded model: one per request, taken once."""
+
+    bundle: LoadedBundle
+    policy: DecisionPolicy
+
+    @property
+    def identity(self) -> ModelIdentity:
+        contract = self.bundle.contract
+        return ModelIdentity(contract.model_name, contract.model_version, contract.backbone, self.bundle.engine.name)
 
 
 class ModelState(enum.StrEnum):
@@ -33,8 +54,7 @@ class LesionModel:
     def __init__(self, settings: Settings, opener: Callable[[Settings], LoadedBundle] = open_bundle):
         self._settings = settings
         self._opener = opener
-        self._bundle: LoadedBundle | None = None
-        self._policy: DecisionPolicy | None = None
+        self._ready: ReadyModel | None = None
         self._lock = threading.Lock()
         self.state = ModelState.LOADING
         self.failure: str | None = None
@@ -59,16 +79,16 @@ class LesionModel:
             if self.state is ModelState.STOPPED:  # shut down while loading: do not come back to life
                 bundle.engine.close()
                 return
-            self._bundle = bundle
-            self._policy = DecisionPolicy.from_bundle(bundle.thresholds, self._settings.threshold)
+            policy = DecisionPolicy.from_bundle(bundle.thresholds, self._settings.threshold)
+            self._ready = ReadyModel(bundle, policy)
             self.state = ModelState.READY
         log.info(
             "model ready",
             extra={
                 "model_version": bundle.contract.model_version,
                 "engine": bundle.engine.name,
-                "threshold": self._policy.threshold,
-                "threshold_source": self._policy.source,
+                "threshold": policy.threshold,
+                "threshold_source": policy.source,
                 "load_s": round(time.perf_counter() - started, 3),
             },
         )
@@ -76,7 +96,9 @@ class LesionModel:
     def _warm_up(self, bundle: LoadedBundle) -> None:
         # The first call allocates tensors / traces the graph; pay for it before declaring ready.
         size = bundle.contract.input.image_size
-        bundle.engine.infer(np.zeros((1, size, size, 3), dtype=np.float32))
+        blank = np.zeros((1, size, size, 3), dtype=np.float32)
+        bundle.engine.predict(blank)
+        bundle.engine.explain(blank)
 
     def _fail(self, reason: str, *, exc_info: bool) -> None:
         # Paths inside MODEL_DIR are named relative to it: /readyz is unauthenticated.
@@ -84,24 +106,20 @@ class LesionModel:
         self.state = ModelState.FAILED
         log.error("model bundle could not be loaded; 503 until restarted: %s", reason, exc_info=exc_info)
 
-    def require_ready(self) -> tuple[LoadedBundle, DecisionPolicy]:
-        """The bundle and decision policy, or ModelNotReady saying why not."""
-        with self._lock:
-            if self._bundle is not None and self._policy is not None:
-                return self._bundle, self._policy
+    def require_ready(self) -> ReadyModel:
+        """The loaded model's snapshot, or ModelNotReady saying why not."""
+        ready = self._ready  # one read of one reference: consistent without the lock
+        if ready is not None:
+            return ready
         if self.state is ModelState.FAILED:
             raise ModelNotReady(f"the model bundle failed to load: {self.failure}")
         if self.state is ModelState.STOPPED:
             raise ModelNotReady("the service is shutting down")
         raise ModelNotReady("the model is still loading")
 
-    def infer(self, images: np.ndarray) -> EngineOutput:
-        bundle, _ = self.require_ready()
-        return bundle.engine.infer(images)
-
     def close(self) -> None:
         with self._lock:
-            if self._bundle is not None:
-                self._bundle.engine.close()
-            self._bundle, self._policy = None, None
+            if self._ready is not None:
+                self._ready.bundle.engine.close()
+            self._ready = None
             self.state = ModelState.STOPPED

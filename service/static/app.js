@@ -1,4 +1,5 @@
-// The web page's behaviour: send one image to POST /gradcam and show the verdict beside the Grad-CAM overlay.
+// The web page's behaviour: send one image to POST /gradcam and show the warnings, the verdict, the differential
+// and the explanation map beside the original.
 // Plain browser JavaScript, no build step and no third-party code.
 "use strict";
 
@@ -25,8 +26,18 @@ const ui = {
   highSensitivity: $("result-high-sensitivity"),
   bar: $("probability-bar"),
   original: $("original-image"),
+  overlayBase: $("overlay-base"),
   heatmap: $("heatmap-image"),
   heatmapSize: $("heatmap-size"),
+  warnings: $("warnings"),
+  warningList: $("warning-list"),
+  differentialRows: $("differential-rows"),
+  explanationMessage: $("explanation-message"),
+  explanationTarget: $("explanation-target"),
+  images: $("images"),
+  showOverlay: $("show-overlay"),
+  showOriginal: $("show-original"),
+  opacity: $("opacity-slider"),
   disclaimer: $("result-disclaimer"),
   meta: $("result-meta"),
   modelInfo: $("model-info"),
@@ -90,7 +101,8 @@ function analyse(imageFile, imageUrl) {
 
 // ---- showing things ----
 
-const percent = (value) => `${(value * 100).toFixed(1)} %`;
+// Below 0.1 % the rounded figure would read "0.0 %", which claims more certainty than the model has.
+const percent = (value) => (value < 0.001 ? "< 0.1 %" : `${(value * 100).toFixed(1)} %`);
 const decimal = (value) => value.toFixed(3);
 
 function showError(error) {
@@ -116,10 +128,9 @@ function showResult(data, originalSource) {
   ui.bar.style.setProperty("--probability", String(data.probability));
   ui.bar.style.setProperty("--threshold", String(data.threshold));
 
-  ui.original.hidden = !originalSource;
-  if (originalSource) ui.original.src = originalSource;
-  ui.heatmap.src = `data:image/png;base64,${data.heatmap_png_base64}`;
-  ui.heatmapSize.textContent = `${data.heatmap_size} × ${data.heatmap_size}`;
+  showWarnings(data.warnings || []);
+  showDifferential(data.differential || []);
+  showExplanation(data, originalSource);
 
   ui.disclaimer.textContent = data.disclaimer;
   const model = data.model || {};
@@ -131,6 +142,58 @@ function showResult(data, originalSource) {
   ].filter(Boolean).join(" · ");
   ui.result.hidden = false;
   ui.result.focus();
+}
+
+function showWarnings(warnings) {
+  ui.warningList.replaceChildren(...warnings.map((warning) => {
+    const item = document.createElement("li");
+    item.dataset.code = warning.code;
+    item.textContent = `${warning.code.replaceAll("_", " ")}: ${warning.detail}`;
+    return item;
+  }));
+  ui.warnings.hidden = warnings.length === 0;
+}
+
+function showDifferential(differential) {
+  const cancerous = new Set(["mel", "bcc", "akiec"]);
+  ui.differentialRows.replaceChildren(...differential.map((diagnosis) => {
+    const row = document.createElement("tr");
+    row.dataset.code = diagnosis.code;
+    row.dataset.cancerous = String(cancerous.has(diagnosis.code));
+    const name = document.createElement("td");
+    name.textContent = `${diagnosis.name} (${diagnosis.code})`;
+    const probability = document.createElement("td");
+    probability.className = "probability";
+    probability.textContent = percent(diagnosis.probability);
+    const barCell = document.createElement("td");
+    barCell.className = "bar-cell";
+    const bar = document.createElement("div");
+    bar.className = "mini-bar";
+    bar.style.width = `${(diagnosis.probability * 100).toFixed(1)}%`;
+    barCell.append(bar);
+    row.append(name, probability, barCell);
+    return row;
+  }));
+}
+
+function showExplanation(data, originalSource) {
+  const explanation = data.explanation || {};
+  ui.explanationTarget.textContent = explanation.target || "";
+  ui.explanationMessage.textContent = explanation.message || "";
+  ui.explanationMessage.dataset.empty = String(Boolean(explanation.empty));
+  const overlay = `data:image/png;base64,${data.heatmap_png_base64}`;
+  ui.heatmap.src = overlay;
+  // Under the overlay: the photo itself when the browser can show it, else the overlay (opacity then does nothing).
+  ui.overlayBase.src = originalSource || overlay;
+  ui.heatmapSize.textContent = `${data.heatmap_width} × ${data.heatmap_height}`;
+  ui.original.hidden = !originalSource;
+  if (originalSource) ui.original.src = originalSource;
+}
+
+function setView(view) {
+  ui.images.dataset.view = view;
+  ui.showOverlay.setAttribute("aria-pressed", String(view === "overlay"));
+  ui.showOriginal.setAttribute("aria-pressed", String(view === "original"));
 }
 
 function setBusy(busy) {
@@ -193,6 +256,12 @@ function wireForm() {
   ui.form.addEventListener("dragleave", () => ui.form.classList.remove("dragging"));
   ui.form.addEventListener("drop", useDroppedFile);
   ui.original.addEventListener("error", () => { ui.original.hidden = true; });
+  ui.overlayBase.addEventListener("error", () => { ui.overlayBase.src = ui.heatmap.src; });
+  ui.showOverlay.addEventListener("click", () => setView("overlay"));
+  ui.showOriginal.addEventListener("click", () => setView("original"));
+  ui.opacity.addEventListener("input", () => {
+    ui.images.style.setProperty("--overlay-opacity", String(Number(ui.opacity.value) / 100));
+  });
 }
 
 // ---- service readiness and model card ----

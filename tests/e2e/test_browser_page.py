@@ -41,11 +41,11 @@ def _open(page, server: LiveServer) -> None:
 
 def _wait_for_images(page) -> None:
     page.wait_for_function(
-        "['heatmap-image', 'original-image'].every(id => document.getElementById(id).naturalWidth > 0)"
+        "['heatmap-image', 'original-image', 'overlay-base'].every(id => document.getElementById(id).naturalWidth > 0)"
     )
 
 
-def test_upload_shows_probability_label_threshold_and_heatmap(
+def test_upload_shows_probability_label_threshold_differential_and_map(
     page, web_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     image = sample_image(tmp_path)
@@ -62,14 +62,24 @@ def test_upload_shows_probability_label_threshold_and_heatmap(
     status, expected = _post_file(web_server, "/gradcam", image.name, image.read_bytes())
     assert status == 200
     assert page.inner_text("#result-label") == expected["label"] and expected["label"] in LABELS
-    assert re.fullmatch(r"\d{1,3}\.\d % \(\d\.\d{3}\)", page.inner_text("#result-probability"))
+    assert re.fullmatch(r"(\d{1,3}\.\d|< 0\.1) % \(\d\.\d{3}\)", page.inner_text("#result-probability"))
     assert f"({expected['probability']:.3f})" in page.inner_text("#result-probability")
     assert page.inner_text("#result-threshold").startswith(f"{expected['threshold']:.3f}")
     heatmap = page.locator("#heatmap-image")
     assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
     assert heatmap.get_attribute("alt")
-    assert heatmap.evaluate("img => img.naturalWidth") == expected["heatmap_size"]
+    assert heatmap.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [
+        expected["heatmap_width"], expected["heatmap_height"]]
     assert "not a diagnosis" in page.inner_text("#result-disclaimer")
+    rows = page.locator("#differential-rows tr")
+    assert rows.count() == 7
+    assert [rows.nth(i).get_attribute("data-code") for i in range(7)] == [d["code"] for d in expected["differential"]]
+    assert page.is_visible(".legend") and "One scale for every image" in page.inner_text(".legend")
+    assert page.inner_text("#explanation-message") == expected["explanation"]["message"]
+    assert page.inner_text("#explanation-target") == expected["explanation"]["target"]
+    page.fill("#opacity-slider", "30")
+    assert heatmap.evaluate("img => getComputedStyle(img).opacity") == "0.3"
+    assert page.is_hidden("#warnings") == (expected["warnings"] == [])
     assert page.is_hidden("#error")
 
     foreign = [url for url in requests if not url.startswith((web_server.base_url, "data:", "blob:"))]
@@ -110,3 +120,38 @@ def test_empty_form_explains_what_is_missing(page, web_server: LiveServer) -> No
     page.click("#submit-button")
     page.wait_for_selector("#error:not([hidden])")
     assert "Choose a file" in page.inner_text("#error-detail")
+
+
+def test_warnings_show_above_the_verdict_and_the_empty_map_says_so(
+    page, web_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    flat = tmp_path / "flat-grey.png"
+    Image.new("RGB", (48, 40), (128, 128, 128)).save(flat)  # tiny, featureless: the input check must object
+    status, expected = _post_file(web_server, "/gradcam", flat.name, flat.read_bytes())
+    assert status == 200 and expected["warnings"]
+    _open(page, web_server)
+    page.set_input_files("#file-input", str(flat))
+    page.click("#submit-button")
+    page.wait_for_selector("#result:not([hidden])")
+    page.screenshot(path=str(artifacts / "warnings-result.png"), full_page=True)
+    assert page.is_visible("#warnings")
+    codes = page.locator("#warning-list li").evaluate_all("items => items.map(item => item.dataset.code)")
+    assert codes == [warning["code"] for warning in expected["warnings"]]
+    warnings_top = page.locator("#warnings").bounding_box()["y"]
+    assert warnings_top < page.locator(".verdict").bounding_box()["y"], "warnings come before the verdict"
+    if expected["explanation"]["empty"]:
+        assert "No region stood out" in page.inner_text("#explanation-message")
+
+
+def test_narrow_screens_switch_between_original_and_overlay(page, web_server: LiveServer, tmp_path: Path) -> None:
+    image = sample_image(tmp_path)
+    page.set_viewport_size({"width": 420, "height": 900})
+    _open(page, web_server)
+    page.set_input_files("#file-input", str(image))
+    page.click("#submit-button")
+    page.wait_for_selector("#result:not([hidden])")
+    assert page.is_visible("#heatmap-image") and page.is_hidden("#original-image")
+    page.click("#show-original")
+    assert page.is_visible("#original-image") and page.is_hidden("#heatmap-image")

@@ -1,6 +1,6 @@
 """Faults, end to end in a real uvicorn process: a broken bundle at start, a slow or hanging URL target.
 
-tests/service/test_lifecycle.py covers the bundle faults in-process (TestClient); these check what an
+tests/service/inference/test_model_lifecycle.py covers the bundle faults in-process (TestClient); these check what an
 operator sees from outside: the process stays alive, readiness is refused with the reason, one clear
 JSON log line says why, and no model endpoint ever answers 200.
 """

@@ -1,47 +1,37 @@
-"""Grad-CAM: the prediction plus a heatmap of where the model looked."""
+"""The explanation: the prediction plus a map of where the evidence for one class lies."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import FetcherDep, ReadyDataPlaneDep, RequestContextDep, SettingsDep, require_api_key
+from service.api.deps import DataPlaneDep, FormImageDep, ReadyModelDep, RequestContextDep, require_api_key
 from service.api.encode import gradcam_response
 from service.api.problems import problem_responses
 from service.api.schemas import GradcamResponse
-from service.api.uploads import read_capped
-from service.errors import MissingImage
+from service.inference.dataplane import ExplanationTarget
 
 router = APIRouter(tags=["explanation"], dependencies=[Depends(require_api_key)])
 
 
-@router.post(
-    "/gradcam",
-    response_model=GradcamResponse,
-    responses=problem_responses(400, 401, 413, 415, 422, 502, 503, 504),
-)
+@router.post("/gradcam", response_model=GradcamResponse,
+             responses=problem_responses(400, 401, 413, 415, 422, 502, 503, 504))
 async def explain_image(
-    dataplane: ReadyDataPlaneDep,
-    fetcher: FetcherDep,
-    settings: SettingsDep,
+    ready: ReadyModelDep,
+    image: FormImageDep,
+    dataplane: DataPlaneDep,
     context: RequestContextDep,
-    file: Annotated[UploadFile | None, File(description="The image; send this or `url`, not both.")] = None,
-    url: Annotated[str | None, Form(max_length=2048, description="Public http(s) URL of the image.")] = None,
-    include_raw: Annotated[bool, Query(description="Also return the raw G x G Grad-CAM grid.")] = False,
-) -> GradcamResponse:
-    """Classify one image and return its Grad-CAM overlay (base64 PNG) on the resized input.
+    target: Annotated[ExplanationTarget, Query(
+        description="Whose evidence to show: the predicted class (default), or 'cancerous' / 'non-cancerous'.",
+    )] = ExplanationTarget.PREDICTED,
+    include_raw: Annotated[bool, Query(description="Also return the raw map (`cam`) at its native grid.")] = False,
+) -> Response:
+    """Classify one image and return the LayerCAM overlay (base64 PNG) in the image's own aspect ratio.
 
     Send multipart/form-data with either the file `file` or the field `url` (a form-encoded `url=` body
     works too); JSON bodies are not accepted here. A `url` goes through the same SSRF guard as /predict-url.
+    The map is drawn on one absolute scale for all images; `explanation.empty` says when nothing stood out.
     """
-    if (file is None) == (url is None or not url.strip()):  # neither, or both
-        raise MissingImage("send exactly one of the multipart file `file` or the form field `url`")
-    fetch_ms = None
-    if file is not None:
-        data = await read_capped(file, settings.max_upload_bytes)
-    else:
-        fetched = await fetcher.fetch(url)
-        data, fetch_ms = fetched.data, fetched.fetch_ms
-    explanation = await dataplane.explain(data)
-    return gradcam_response(explanation, context, include_raw=include_raw, fetch_ms=fetch_ms)
+    explanation = await dataplane.explain(ready, image.data, target)
+    return gradcam_response(explanation, context, include_raw=include_raw, fetch_ms=image.fetch_ms)

@@ -20,5 +20,5 @@ async def read_liveness() -> Liveness:
 @router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
 async def read_readiness(model: ModelDep) -> Readiness:
     """The model is loaded and warmed up; 503 problem (saying why) until then."""
-    bundle, _ = model.require_ready()
-    return Readiness(model_version=bundle.contract.model_version, engine=bundle.engine.name)
+    ready = model.require_ready()
+    return Readiness(model_version=ready.bundle.contract.model_version, engine=ready.bundle.engine.name)

@@ -7,7 +7,7 @@ import pytest
 
 from contract.schema import FALLBACK_THRESHOLD
 from tests.service import sample_images as images
-from tests.service.fakes import FakeOpener
+from tests.service.fakes import WARM_UP_CALLS, FakeOpener
 from tests.service.harness import serving, upload
 
 PROBLEM = "application/problem+json"
@@ -135,7 +135,7 @@ def test_bad_images_get_a_clear_problem(served, data, status, slug):
     assert body["type"].endswith(slug) and body["status"] == status
     assert body["detail"] and body["instance"] == "/predict"
     assert body["request_id"] == response.headers["x-request-id"]
-    assert len(served.engine.calls) == 1  # only the warm-up: bad input never reached the model
+    assert len(served.engine.calls) == WARM_UP_CALLS  # only the warm-up: bad input never reached the model
 
 
 def test_pixel_limit_is_configurable(make_settings):

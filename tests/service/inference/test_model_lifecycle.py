@@ -9,7 +9,7 @@ import pytest
 from contract.schema import BundleFiles
 from service.inference.model import ModelState
 from tests.service import sample_images as images
-from tests.service.fakes import FakeOpener
+from tests.service.fakes import WARM_UP_CALLS, FakeOpener, fake_contract
 from tests.service.harness import serving, upload, wait_until_settled
 
 PROBLEM = "application/problem+json"
@@ -34,7 +34,7 @@ def test_not_ready_while_loading_then_ready(make_settings):
             "engine": "fake",
         }
         assert "model_ready 1.0" in client.get("/metrics").text
-        assert len(running.engine.calls) == 1  # warmed up with exactly one inference before ready
+        assert len(running.engine.calls) == WARM_UP_CALLS  # both signatures warmed up before ready
 
 
 def _write_contract(directory, payload) -> None:
@@ -43,16 +43,7 @@ def _write_contract(directory, payload) -> None:
 
 
 def _contract_payload(files: dict[str, str]) -> dict:
-    return {
-        "model_version": "1",
-        "created_at": "now",
-        "backbone": "b",
-        "backbone_weights": "w",
-        "input": {"image_size": 32},
-        "output": {"cam_grid": 1},
-        "gradcam_layer": "top_activation",
-        "files": files,
-    }
+    return fake_contract().model_copy(update={"files": files}).model_dump(mode="json")
 
 
 @pytest.mark.parametrize(
@@ -123,7 +114,10 @@ def test_model_info_reports_the_bundle(served):
     assert body["id"] == "skin-cancer-detector" and body["version"] == "9.9.9-fake"
     assert body["backbone"] == "fake-backbone" and body["engine"] == "fake"
     assert body["input"]["image_size"] == 32 and body["input"]["value_range"] == [0.0, 255.0]
-    assert body["cam_grid"] == 4
+    assert body["explanation"]["grid"] == 4 and body["explanation"]["method"] == "layercam"
+    assert [d["code"] for d in body["diagnoses"]] == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    assert [d["code"] for d in body["diagnoses"] if d["cancerous"]] == ["akiec", "bcc", "mel"]
+    assert body["input_check"]["distance_threshold"] == 1000.0, "the check's limits are documented"
     assert body["thresholds"]["decision"] == 0.5 and body["thresholds"]["source"] == "bundle"
     assert body["thresholds"]["high_sensitivity"]["threshold"] == 0.2
     assert body["test_metrics"] == {"roc_auc": 0.9}

@@ -18,16 +18,18 @@ from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
 from contract.bundle import read_contract, read_thresholds
+from contract.diagnoses import cancer_probability
 from contract.preprocessing import preprocess_image
 from contract.schema import FALLBACK_THRESHOLD, BundleFiles
+from contract.schema import LiteRTSignature as Sig
 from service.core.config import Settings
 from service.inference.bundle_loader import open_bundle
 from tests.service import sample_images as images
 from tests.service.harness import serving, upload
 from tests.service.servers import CountingServer
+from tests.conftest import REPO_ROOT
 from tests.service.servers import image as serve_image
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBABILITY_TOLERANCE = 1e-4
 
 
@@ -41,14 +43,13 @@ def _lesion_images(count: int = 6) -> list[bytes]:
     return [images.encode(Image.fromarray(pixels), "PNG") for pixels in synthetic_images(count, 96, seed=11)]
 
 
-def _reference(bundle: Path, data: bytes) -> tuple[float, np.ndarray]:
-    """The exported model run directly, without the service, on the shared preprocessing."""
+def _reference(bundle: Path, data: bytes) -> tuple[float, np.ndarray, np.ndarray]:
+    """The exported model run directly, without the service: (cancer probability, the two raw maps)."""
     size = read_contract(bundle).input.image_size
-    runner = Interpreter(model_path=str(bundle / BundleFiles.LITERT_MODEL)).get_signature_runner(
-        "serving_default"
-    )
-    out = runner(images=preprocess_image(data, size)[None].astype(np.float32))
-    return float(out["probability"][0, 0]), out["cam"][0]
+    explain = Interpreter(model_path=str(bundle / BundleFiles.LITERT_MODEL)).get_signature_runner(Sig.EXPLAIN)
+    out = explain(**{Sig.IMAGES: preprocess_image(data, size)[None].astype(np.float32)})
+    return (float(cancer_probability(out[Sig.PROBABILITIES][0])), out[Sig.CAM_CANCEROUS][0],
+            out[Sig.CAM_NON_CANCEROUS][0])
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,9 @@ def test_model_info_is_the_bundles_contract(litert_app, tiny_bundle):
     contract, thresholds = read_contract(tiny_bundle), read_thresholds(tiny_bundle)
     assert info["files"] == contract.files and info["version"] == contract.model_version
     assert info["backbone"] == contract.backbone and info["input"]["image_size"] == contract.input.image_size
-    assert info["cam_grid"] == contract.output.cam_grid and info["test_metrics"] == contract.test_metrics
+    assert info["explanation"] == contract.explanation.model_dump(mode="json")
+    assert info["input_check"] == contract.input_check.model_dump(mode="json")
+    assert info["test_metrics"] == contract.test_metrics
     assert info["thresholds"]["decision"] == thresholds.threshold and info["thresholds"]["source"] == "bundle"
     assert info["thresholds"]["high_sensitivity"]["threshold"] == thresholds.high_sensitivity.threshold
 
@@ -77,21 +80,23 @@ def test_predict_matches_the_exported_model(litert_app, tiny_bundle):
     thresholds = read_thresholds(tiny_bundle)
     for data in _lesion_images(3):
         body = litert_app.client.post("/predict", files=upload(data)).json()
-        expected, _ = _reference(tiny_bundle, data)
+        expected, _, _ = _reference(tiny_bundle, data)
         assert body["probability"] == pytest.approx(expected, abs=1e-6)
+        assert sum(d["probability"] for d in body["differential"]) == pytest.approx(1.0, abs=1e-5)
         assert body["is_cancerous"] == (expected >= thresholds.threshold)
         assert body["high_sensitivity"]["is_cancerous"] == (expected >= thresholds.high_sensitivity.threshold)
         assert body["model"]["engine"] == "litert"
 
 
-def test_gradcam_returns_the_models_cam_and_an_overlay(litert_app, tiny_bundle):
+def test_gradcam_returns_the_models_maps_and_an_overlay(litert_app, tiny_bundle):
     data = _lesion_images(1)[0]
-    body = litert_app.client.post("/gradcam?include_raw=true", files=upload(data)).json()
-    _, cam = _reference(tiny_bundle, data)
-    np.testing.assert_allclose(np.array(body["cam"]), cam, rtol=1e-4, atol=1e-5)
+    _, for_cancer, for_benign = _reference(tiny_bundle, data)
+    for target, expected in (("cancerous", for_cancer), ("non-cancerous", for_benign)):
+        body = litert_app.client.post(f"/gradcam?include_raw=true&target={target}", files=upload(data)).json()
+        np.testing.assert_allclose(np.array(body["cam"]), expected, rtol=1e-4, atol=1e-5)
+        assert body["explanation"]["target"] == target
     overlay = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
-    size = read_contract(tiny_bundle).input.image_size
-    assert overlay.size == (size, size) and overlay.format == "PNG"
+    assert overlay.size == (96, 96) == (body["heatmap_width"], body["heatmap_height"]) and overlay.format == "PNG"
 
 
 def test_batch_matches_single_predictions(litert_app):
@@ -143,11 +148,14 @@ def test_litert_and_keras_engines_agree(tiny_bundle, keras_engine):
     batch = np.stack([preprocess_image(d, contract.input.image_size) for d in _lesion_images(6)]).astype(
         np.float32
     )
-    fast, fallback = litert.infer(batch), keras_engine.infer(batch)
+    fast, fallback = litert.explain(batch), keras_engine.explain(batch)
     assert np.ptp(fallback.probabilities) > 1e-3  # the images really differ, so agreement means something
     np.testing.assert_allclose(fast.probabilities, fallback.probabilities, atol=PROBABILITY_TOLERANCE)
-    scale = max(float(fallback.cams.max()), 1e-6)
-    np.testing.assert_allclose(fast.cams / scale, fallback.cams / scale, atol=1e-3)
+    np.testing.assert_allclose(litert.predict(batch).probabilities, fast.probabilities, atol=1e-6)
+    for found, expected in ((fast.maps_cancerous, fallback.maps_cancerous),
+                            (fast.maps_non_cancerous, fallback.maps_non_cancerous)):
+        scale = max(float(expected.max()), 1e-6)
+        np.testing.assert_allclose(found / scale, expected / scale, atol=1e-3)
 
 
 def test_engine_keras_serves_the_same_answers(tiny_bundle, litert_app):

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from tests.service import sample_images as images
+from tests.service.fakes import WARM_UP_CALLS
 from tests.service.harness import serving, upload
 
 PROBLEM = "application/problem+json"
@@ -70,7 +71,7 @@ def test_too_many_files_is_refused(make_settings):
             "/predict/batch", files=_files(*[(f"{i}.png", images.png()) for i in range(3)])
         )
         assert response.status_code == 413 and response.json()["type"].endswith("too-many-files")
-        assert len(running.engine.calls) == 1
+        assert len(running.engine.calls) == WARM_UP_CALLS
 
 
 def test_batch_without_files_is_a_validation_problem(served):
@@ -78,14 +79,24 @@ def test_batch_without_files_is_a_validation_problem(served):
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
 
 
-def test_gradcam_returns_prediction_and_overlay_png(served):
-    response = served.client.post("/gradcam", files=upload(images.jpeg()))
+def _overlay(body: dict) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))).astype(int)
+
+
+def test_gradcam_returns_prediction_differential_and_overlay_in_the_images_aspect(served):
+    response = served.client.post("/gradcam", files=upload(images.jpeg(96, 80)))
     assert response.status_code == 200, response.text
     body = response.json()
     assert 0 <= body["probability"] <= 1 and "not a diagnosis" in body["disclaimer"]
+    assert len(body["differential"]) == 7 and body["warnings"] == []
     heatmap = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
-    assert heatmap.format == "PNG" and heatmap.size == (32, 32) and body["heatmap_size"] == 32
-    assert body["cam"] is None and body["timing"]["heatmap_ms"] >= 0
+    assert heatmap.format == "PNG" and heatmap.size == (96, 80) == (body["heatmap_width"], body["heatmap_height"])
+    assert "cam" not in body, "the raw map is only sent when asked for"
+    assert body["timing"]["heatmap_ms"] >= 0
+    explanation = body["explanation"]
+    assert explanation["method"] == "layercam" and explanation["layer"] == "fake_layer"
+    assert explanation["target"] == body["label"], "by default the map explains the predicted class"
+    assert explanation["display_scale"] == 100.0
 
 
 def test_gradcam_raw_grid_on_request(served):
@@ -94,12 +105,31 @@ def test_gradcam_raw_grid_on_request(served):
     assert cam.shape == (4, 4) and (cam >= 0).all() and cam.max() > 0
 
 
-def test_gradcam_overlay_follows_the_cam(served):
-    # The fake CAM is brightness: a white right half must come out redder than the black left half.
-    body = served.client.post("/gradcam", files=upload(images.half_black_half_white_jpeg(None))).json()
-    heatmap = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))).astype(int)
-    left, right = heatmap[:, :8].mean(axis=(0, 1)), heatmap[:, -8:].mean(axis=(0, 1))
-    assert right[0] - right[2] > left[0] - left[2]
+def test_gradcam_target_picks_whose_evidence_is_drawn(served):
+    # The fake's cancerous evidence is brightness and its non-cancerous evidence darkness.
+    halves = upload(images.half_black_half_white_jpeg(None))
+    for_cancer = served.client.post("/gradcam?target=cancerous", files=halves).json()
+    for_benign = served.client.post("/gradcam?target=non-cancerous", files=halves).json()
+    assert for_cancer["explanation"]["target"] == "cancerous"
+    assert for_benign["explanation"]["target"] == "non-cancerous"
+    original = np.zeros((64, 64, 3), dtype=int)
+    original[:, 32:] = 255
+    tint_cancer = np.abs(_overlay(for_cancer) - original).mean(axis=(0, 2))  # per column
+    tint_benign = np.abs(_overlay(for_benign) - original).mean(axis=(0, 2))
+    assert tint_cancer[-8:].mean() > tint_cancer[:8].mean() + 20, "bright half tinted for 'cancerous'"
+    assert tint_benign[:8].mean() > tint_benign[-8:].mean() + 20, "dark half tinted for 'non-cancerous'"
+
+
+def test_gradcam_says_when_no_region_stood_out(served):
+    black = images.encode(Image.new("RGB", (64, 48)), "PNG")
+    body = served.client.post("/gradcam?target=cancerous", files=upload(black, "black.png")).json()
+    assert body["explanation"]["empty"] is True and "No region stood out" in body["explanation"]["message"]
+    assert _overlay(body).max() == 0, "an empty map leaves the image as it was, not a purple wash"
+
+
+def test_gradcam_unknown_target_is_a_validation_problem(served):
+    response = served.client.post("/gradcam?target=melanoma", files=upload(images.jpeg()))
+    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
 
 
 def test_gradcam_needs_exactly_one_source(served):

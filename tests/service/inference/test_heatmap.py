@@ -1,0 +1,59 @@
+"""Drawing the explanation honestly: one absolute scale, opacity with strength, the image's own aspect."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from contract.schema import ExplanationSpec
+from service.inference.heatmap import MAX_OPACITY, jet, levels, overlay, overlay_png, summarise
+
+SPEC = ExplanationSpec(layer="block5c_add", grid=2, display_scale=4.0, empty_below=0.2)
+
+
+def test_levels_use_the_absolute_scale_not_the_maps_own_maximum():
+    weak = np.array([[0.0, 0.4], [0.0, 0.4]], dtype=np.float32)
+    drawn = levels(weak, 8, 8, SPEC.display_scale)
+    assert drawn.max() <= 0.1 + 1e-6, "a weak map must stay weak, not be stretched to full colour"
+    strong = levels(weak * 20, 8, 8, SPEC.display_scale)
+    assert strong.max() == 1.0, "beyond the scale the level saturates"
+
+
+def test_levels_follow_the_requested_aspect_ratio():
+    grid = np.array([[0.0, 4.0], [0.0, 4.0]], dtype=np.float32)  # hot on the right
+    drawn = levels(grid, 40, 30, SPEC.display_scale)
+    assert drawn.shape == (30, 40)
+    assert drawn[:, :5].mean() < drawn[:, 20].mean() < drawn[:, -5:].mean()
+
+
+def test_summary_says_empty_below_the_bundles_level():
+    assert summarise(np.zeros((2, 2)), SPEC).empty
+    assert summarise(np.full((2, 2), 0.19), SPEC).empty
+    found = summarise(np.array([[0.0, 2.0], [0.0, 0.0]]), SPEC)
+    assert not found.empty and found.peak == 2.0 and found.strength == 0.5
+
+
+def test_an_empty_map_leaves_the_image_untouched():
+    image = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    assert np.array_equal(overlay(image, np.zeros((2, 2)), SPEC.display_scale), image)
+
+
+def test_a_full_map_tints_at_most_to_the_maximum_opacity():
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    drawn = overlay(image, np.full((2, 2), 100.0), SPEC.display_scale).astype(float)
+    red = jet(np.array([1.0]))[0].astype(float)
+    assert np.allclose(drawn[4, 4], MAX_OPACITY * red, atol=1.0)
+
+
+def test_jet_runs_from_blue_to_red():
+    cold, hot = jet(np.array([0.0])), jet(np.array([1.0]))
+    assert cold[0, 2] > 100 and cold[0, 0] == 0
+    assert hot[0, 0] > 100 and hot[0, 2] == 0
+
+
+def test_overlay_png_has_the_display_size():
+    png = overlay_png(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC.display_scale)
+    decoded = Image.open(io.BytesIO(png))
+    assert decoded.format == "PNG" and decoded.size == (40, 30) and decoded.mode == "RGB"
