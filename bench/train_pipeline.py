@@ -28,8 +28,8 @@ import tensorflow as tf
 
 from training.data import augment, pipeline
 from training.data.ingest import load_dataset, stratified_subset
-from training.model.classifier import build_classifier, unfreeze_top_of_backbone
 from training.fit import compile_model
+from training.model.classifier import build_classifier, unfreeze_top_of_backbone
 
 
 def seconds_per_batch(run_one, batches: int) -> float:

@@ -131,6 +131,15 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     return PreparedImage(resize_for_model(image, image_size), original_size, display)
 
 
+def prepare_pixels(pixels: np.ndarray, image_size: int) -> PreparedImage:
+    """An already decoded (H, W, 3) uint8 RGB array through the same resize (for tensor inputs)."""
+    array = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < MIN_SIDE:
+        raise InvalidImage(f"an image tensor must be (H, W, 3) with sides of at least {MIN_SIDE}; got {array.shape}")
+    height, width = array.shape[:2]
+    return PreparedImage(resize_for_model(Image.fromarray(array), image_size), (width, height), None)
+
+
 _ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 
 

@@ -18,6 +18,14 @@ class Overloaded(ServiceError):
     """More model requests are in flight than MAX_INFLIGHT_REQUESTS allows; the client should retry."""
 
 
+class NotAcceptable(ServiceError):
+    """The request's Accept header names no media type this endpoint can answer in."""
+
+
+class InvalidOperatingPoint(ServiceError):
+    """The request's operating point cannot be used (both given, or the bundle lacks the one named)."""
+
+
 class OutOfDistribution(ServiceError):
     """INPUT_CHECK=refuse, and the image is unlike the dermoscopy images the model was trained on."""
 

@@ -7,16 +7,17 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Request, Security, UploadFile
+from fastapi import Depends, File, Form, Header, Query, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader
 
 from service.api.schemas import UrlRequest
 from service.api.uploads import read_capped
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
-from service.errors import MissingImage, Unauthenticated
+from service.errors import MissingImage, NotAcceptable, Unauthenticated
 from service.fetch.safe_url import SafeUrlFetcher
 from service.inference.dataplane import DataPlane
+from service.inference.decision import DecisionPolicy, OperatingPointName
 from service.inference.model import LesionModel, ReadyModel
 
 
@@ -53,6 +54,82 @@ def get_ready_model(model: ModelDep) -> ReadyModel:
 
 DataPlaneDep = Annotated[DataPlane, Depends(get_dataplane)]
 ReadyModelDep = Annotated[ReadyModel, Depends(get_ready_model)]
+
+
+def get_request_policy(
+    ready: ReadyModelDep,
+    operating_point: Annotated[OperatingPointName | None, Query(
+        description="decision: the bundle's tuned threshold (default); high_sensitivity: its second, lower one.",
+    )] = None,
+    threshold: Annotated[float | None, Query(
+        ge=0.0, le=1.0, description="Your own threshold for this request, 0-1 (e.g. 0.61, earlier versions' value).",
+    )] = None,
+) -> DecisionPolicy:
+    """The decision policy of this request: the service's, unless the request names its own operating point."""
+    return ready.policy.for_request(operating_point, threshold)
+
+
+RequestPolicyDep = Annotated[DecisionPolicy, Depends(get_request_policy)]
+
+JSON_MEDIA_TYPE = "application/json"
+FHIR_MEDIA_TYPE = "application/fhir+json"
+
+
+def get_response_format(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
+    """application/json (the default) or application/fhir+json, from the Accept header; 406 for anything else."""
+    offered = _by_preference(accept or "")
+    for media_type in offered or ["*/*"]:
+        if media_type == FHIR_MEDIA_TYPE:
+            return FHIR_MEDIA_TYPE
+        if media_type in (JSON_MEDIA_TYPE, "application/*", "*/*"):
+            return JSON_MEDIA_TYPE
+    raise NotAcceptable(f"this endpoint answers {JSON_MEDIA_TYPE} or {FHIR_MEDIA_TYPE}; the request accepts "
+                        f"only {', '.join(offered)}")
+
+
+def _by_preference(accept: str) -> list[str]:
+    """Media types of an Accept header, highest q first (ties keep their order); q=0 means 'not this'."""
+    ranked = []
+    for position, part in enumerate(piece for piece in accept.split(",") if piece.strip()):
+        media_type, *params = (item.strip() for item in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, media_type.lower()))
+    return [media_type for _, _, media_type in sorted(ranked)]
+
+
+ResponseFormatDep = Annotated[str, Depends(get_response_format)]
+
+
+@dataclass(frozen=True)
+class FhirContext:
+    """What a FHIR answer passes through from the request."""
+
+    subject: str | None
+    identifier: str | None
+
+
+def get_fhir_context(
+    subject: Annotated[str | None, Query(
+        max_length=128, pattern=r"^[A-Za-z]{1,64}/[A-Za-z0-9\-\.]{1,64}$",
+        description="FHIR answers only: a reference for DiagnosticReport.subject, e.g. Patient/123.",
+    )] = None,
+    identifier: Annotated[str | None, Query(
+        max_length=128, pattern=r"^[\x21-\x7e]+$",
+        description="FHIR answers only: a DiagnosticReport.identifier value (e.g. your order number).",
+    )] = None,
+) -> FhirContext:
+    return FhirContext(subject, identifier)
+
+
+FhirContextDep = Annotated[FhirContext, Depends(get_fhir_context)]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ _KINDS: dict[type[Exception], ProblemKind] = {
     errors.ModelNotReady: ProblemKind(503, "model-not-ready", "Model not ready"),
     errors.Overloaded: ProblemKind(503, "overloaded", "Server busy"),
     errors.OutOfDistribution: ProblemKind(422, "out-of-distribution", "Not an image the model knows"),
+    errors.NotAcceptable: ProblemKind(406, "not-acceptable", "Not acceptable"),
+    errors.InvalidOperatingPoint: ProblemKind(422, "invalid-operating-point", "Operating point not available"),
     errors.EngineFailure: ProblemKind(500, "engine-failure", "Model runtime failure"),
     errors.Unauthenticated: ProblemKind(401, "unauthenticated", "Missing or invalid API key"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),

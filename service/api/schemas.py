@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.schema import ExplanationSpec, InputCheckSpec, InputSpec
+from service.inference.decision import ThresholdSource
 
 DISCLAIMER = (
     "Decision support, not a diagnosis: this research model's output must be interpreted by a qualified "
@@ -14,7 +15,7 @@ DISCLAIMER = (
 )
 Label = Literal["cancerous", "non-cancerous"]
 WarningCodeName = Literal["out_of_distribution", "blurry", "underexposed", "overexposed", "low_resolution"]
-ThresholdSourceName = Literal["configuration", "bundle", "fallback"]
+ThresholdSourceName = ThresholdSource  # where the threshold in use came from (service.inference.decision)
 
 
 class UrlRequest(BaseModel):

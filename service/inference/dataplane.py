@@ -18,12 +18,12 @@ import numpy as np
 
 from contract.diagnoses import BY_CODE, cancer_probability
 from contract.errors import InvalidImage
-from contract.preprocessing import PreparedImage, prepare_image
+from contract.preprocessing import PreparedImage, prepare_image, prepare_pixels
 from contract.schema import ExplanationSpec
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
 from service.errors import OutOfDistribution
-from service.inference.decision import ThresholdSource, Verdict
+from service.inference.decision import DecisionPolicy, ThresholdSource, Verdict
 from service.inference.heatmap import MapSummary, overlay_png, summarise
 from service.inference.input_check import InputWarning, WarningCode
 from service.inference.model import ModelIdentity, ReadyModel
@@ -76,35 +76,43 @@ class DataPlane:
         self._metrics = metrics
         self._limiter = anyio.CapacityLimiter(settings.inference_concurrency)
 
-    async def assess(self, ready: ReadyModel, data: bytes) -> Assessment:
+    async def assess(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
         """Classify one image; bad bytes raise contract.errors.InvalidImage (or a subclass)."""
-        return await self._in_worker(self._assess_one, ready, data)
+        return await self._in_worker(self._assess_one, ready, policy, data)
 
-    async def explain(self, ready: ReadyModel, data: bytes, target: ExplanationTarget) -> Explanation:
+    async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes,
+                      target: ExplanationTarget) -> Explanation:
         """Classify one image and draw the map of `target` over it, in its own aspect ratio."""
-        return await self._in_worker(self._explain_one, ready, data, target)
+        return await self._in_worker(self._explain_one, ready, policy, data, target)
 
-    async def assess_batch(self, ready: ReadyModel, items: Sequence[bytes]) -> list[Assessment | Exception]:
+    async def assess_batch(self, ready: ReadyModel, policy: DecisionPolicy,
+                           items: Sequence[bytes]) -> list[Assessment | Exception]:
         """Classify several images in one worker call; a bad or refused image becomes its own error."""
-        return await self._in_worker(self._assess_all, ready, list(items))
+        return await self._in_worker(self._assess_all, ready, policy, list(items))
+
+    async def assess_pixels(self, ready: ReadyModel, policy: DecisionPolicy,
+                            images: Sequence[np.ndarray]) -> list[Assessment | Exception]:
+        """Classify decoded RGB arrays (H, W, 3) uint8, through the same resize as uploaded bytes."""
+        return await self._in_worker(self._assess_arrays, ready, policy, list(images))
 
     async def _in_worker(self, function, *args):
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
-    def _assess_one(self, ready: ReadyModel, data: bytes) -> Assessment:
+    def _assess_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
         image, preprocess_ms = self._prepare(ready, data)
         started = time.perf_counter()
         forward = ready.bundle.engine.predict(image.pixels[None].astype(np.float32))
         inference_ms = self._observe_inference(ready, started)
-        return self._assessment(ready, image, forward.probabilities[0], forward.features[0], preprocess_ms,
+        return self._assessment(ready, policy, image, forward.probabilities[0], forward.features[0], preprocess_ms,
                                 inference_ms)
 
-    def _explain_one(self, ready: ReadyModel, data: bytes, target: ExplanationTarget) -> Explanation:
+    def _explain_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes,
+                     target: ExplanationTarget) -> Explanation:
         image, preprocess_ms = self._prepare(ready, data, display_side=DISPLAY_SIDE)
         started = time.perf_counter()
         explained = ready.bundle.engine.explain(image.pixels[None].astype(np.float32))
         inference_ms = self._observe_inference(ready, started)
-        assessment = self._assessment(ready, image, explained.probabilities[0], explained.features[0],
+        assessment = self._assessment(ready, policy, image, explained.probabilities[0], explained.features[0],
                                       preprocess_ms, inference_ms)
         if target is ExplanationTarget.PREDICTED:
             target = ExplanationTarget.CANCEROUS if assessment.verdict.is_cancerous else ExplanationTarget.NON_CANCEROUS
@@ -117,13 +125,26 @@ class DataPlane:
         return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), png, (width, height),
                            _ms_since(started))
 
-    def _assess_all(self, ready: ReadyModel, items: list[bytes]) -> list[Assessment | Exception]:
+    def _assess_all(self, ready: ReadyModel, policy: DecisionPolicy,
+                    items: list[bytes]) -> list[Assessment | Exception]:
         prepared: list[tuple[PreparedImage, float] | InvalidImage] = []
         for data in items:
             try:
                 prepared.append(self._prepare(ready, data))
             except InvalidImage as error:  # one bad item must not fail the batch
                 prepared.append(error)
+        return self._assess_prepared(ready, policy, prepared)
+
+    def _assess_arrays(self, ready: ReadyModel, policy: DecisionPolicy,
+                       images: list[np.ndarray]) -> list[Assessment | Exception]:
+        size, prepared = ready.bundle.contract.input.image_size, []
+        for pixels in images:
+            started = time.perf_counter()
+            prepared.append((prepare_pixels(pixels, size), _ms_since(started)))
+        return self._assess_prepared(ready, policy, prepared)
+
+    def _assess_prepared(self, ready: ReadyModel, policy: DecisionPolicy,
+                         prepared: list[tuple[PreparedImage, float] | InvalidImage]) -> list[Assessment | Exception]:
         good = [entry for entry in prepared if not isinstance(entry, InvalidImage)]
         if not good:
             return [entry for entry in prepared if isinstance(entry, InvalidImage)]
@@ -138,8 +159,8 @@ class DataPlane:
                 continue
             image, preprocess_ms = entry
             try:
-                results.append(self._assessment(ready, image, forward.probabilities[row], forward.features[row],
-                                                preprocess_ms, inference_ms))
+                results.append(self._assessment(ready, policy, image, forward.probabilities[row],
+                                                forward.features[row], preprocess_ms, inference_ms))
             except OutOfDistribution as refused:
                 results.append(refused)
             row += 1
@@ -162,21 +183,22 @@ class DataPlane:
         self._metrics.inference_latency.labels(ready.bundle.engine.name).observe(elapsed / 1000)
         return elapsed
 
-    def _assessment(self, ready: ReadyModel, image: PreparedImage, probabilities: np.ndarray, features: np.ndarray,
-                    preprocess_ms: float, inference_ms: float) -> Assessment:
+    def _assessment(self, ready: ReadyModel, policy: DecisionPolicy, image: PreparedImage,
+                    probabilities: np.ndarray, features: np.ndarray, preprocess_ms: float,
+                    inference_ms: float) -> Assessment:
         classes = ready.bundle.contract.output.classes
         probability = float(cancer_probability(probabilities, classes))
         warnings = ready.bundle.input_check.warnings(image.pixels, image.original_size, features)
         foreign = [w for w in warnings if w.code is WarningCode.OUT_OF_DISTRIBUTION]
         if foreign and self._refuse_foreign:
             raise OutOfDistribution(f"{foreign[0].detail}; INPUT_CHECK=refuse, so no verdict is given")
-        verdict = ready.policy.verdict(probability)
+        verdict = policy.verdict(probability)
         self._metrics.predictions.labels(verdict.label).inc()
         return Assessment(
             probability=probability,
             verdict=verdict,
-            high_sensitivity=ready.policy.high_sensitivity(probability),
-            threshold_source=ready.policy.source,
+            high_sensitivity=policy.high_sensitivity(probability),
+            threshold_source=policy.source,
             differential=differential(probabilities, classes),
             warnings=tuple(warnings),
             model=ready.identity,

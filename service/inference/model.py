@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contract.bundle import BundleError
+from contract.schema import BundleFiles
 from service.core.config import Settings
 from service.errors import ModelNotReady
 from service.inference.bundle_loader import LoadedBundle, open_bundle
@@ -34,6 +35,12 @@ class ReadyModel:
 
     bundle: LoadedBundle
     policy: DecisionPolicy
+
+    @property
+    def model_sha256(self) -> str | None:
+        """The hash of the served weights: the LiteRT file's on the fast path, else the Keras file's."""
+        files = self.bundle.contract.files
+        return files.get(BundleFiles.LITERT_MODEL if self.bundle.engine.name == "litert" else BundleFiles.KERAS_MODEL)
 
     @property
     def identity(self) -> ModelIdentity:

@@ -6,9 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import DataPlaneDep, FormImageDep, ReadyModelDep, RequestContextDep, require_api_key
+from service.api.deps import (
+    FHIR_MEDIA_TYPE,
+    DataPlaneDep,
+    FhirContextDep,
+    FormImageDep,
+    ReadyModelDep,
+    RequestContextDep,
+    RequestPolicyDep,
+    ResponseFormatDep,
+    require_api_key,
+)
 from service.api.encode import gradcam_response
+from service.api.fhir import fhir_response
 from service.api.problems import problem_responses
+from service.api.routes.predict import FHIR_RESPONSE
 from service.api.schemas import GradcamResponse
 from service.inference.dataplane import ExplanationTarget
 
@@ -16,9 +28,12 @@ router = APIRouter(tags=["explanation"], dependencies=[Depends(require_api_key)]
 
 
 @router.post("/gradcam", response_model=GradcamResponse,
-             responses=problem_responses(400, 401, 413, 415, 422, 502, 503, 504))
+             responses={**FHIR_RESPONSE, **problem_responses(400, 401, 406, 413, 415, 422, 502, 503, 504)})
 async def explain_image(
     ready: ReadyModelDep,
+    policy: RequestPolicyDep,
+    answer: ResponseFormatDep,
+    fhir: FhirContextDep,
     image: FormImageDep,
     dataplane: DataPlaneDep,
     context: RequestContextDep,
@@ -32,6 +47,9 @@ async def explain_image(
     Send multipart/form-data with either the file `file` or the field `url` (a form-encoded `url=` body
     works too); JSON bodies are not accepted here. A `url` goes through the same SSRF guard as /predict-url.
     The map is drawn on one absolute scale for all images; `explanation.empty` says when nothing stood out.
+    `Accept: application/fhir+json` answers a FHIR DiagnosticReport with the overlay as its presentedForm.
     """
-    explanation = await dataplane.explain(ready, image.data, target)
+    explanation = await dataplane.explain(ready, policy, image.data, target)
+    if answer == FHIR_MEDIA_TYPE:
+        return fhir_response(explanation.assessment, context, fhir, ready.model_sha256, explanation)
     return gradcam_response(explanation, context, include_raw=include_raw, fetch_ms=image.fetch_ms)

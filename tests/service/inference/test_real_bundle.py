@@ -24,10 +24,10 @@ from contract.schema import FALLBACK_THRESHOLD, BundleFiles
 from contract.schema import LiteRTSignature as Sig
 from service.core.config import Settings
 from service.inference.bundle_loader import open_bundle
+from tests.conftest import REPO_ROOT
 from tests.service import sample_images as images
 from tests.service.harness import serving, upload
 from tests.service.servers import CountingServer
-from tests.conftest import REPO_ROOT
 from tests.service.servers import image as serve_image
 
 PROBABILITY_TOLERANCE = 1e-4
