@@ -18,6 +18,14 @@ class Overloaded(ServiceError):
     """More model requests are in flight than MAX_INFLIGHT_REQUESTS allows; the client should retry."""
 
 
+class InvalidInferenceRequest(ServiceError):
+    """An Open Inference Protocol request that does not follow the protocol (shape, datatype, data, names)."""
+
+
+class UnknownModel(ServiceError):
+    """The path names a model this server does not serve."""
+
+
 class NotAcceptable(ServiceError):
     """The request's Accept header names no media type this endpoint can answer in."""
 

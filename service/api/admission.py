@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.body_limit import is_open_inference_call
 from service.api.drain import refuse
 from service.errors import Overloaded
 
@@ -24,7 +25,7 @@ class AdmissionLimit:
         self.inflight = 0  # one event loop per process: no lock needed between awaits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in MODEL_PATHS:
+        if scope["type"] != "http" or scope["method"] != "POST" or not _is_model_call(scope["path"]):
             await self.app(scope, receive, send)
             return
         if self.inflight >= self.max_inflight:
@@ -39,3 +40,7 @@ class AdmissionLimit:
     async def _shed(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = Overloaded(f"more than {self.max_inflight} requests are in progress; retry in a moment")
         await refuse(scope, receive, send, error, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _is_model_call(path: str) -> bool:
+    return path in MODEL_PATHS or is_open_inference_call(path)

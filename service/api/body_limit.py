@@ -20,26 +20,41 @@ class _BodyOverCap(Exception):
     pass
 
 
-def body_caps(settings: Settings) -> tuple[int, dict[str, int]]:
-    """(default cap, cap by exact path): one upload's worth, a batch's worth, a small JSON body."""
+OPEN_INFERENCE_EXPANSION = 4  # an image as JSON: base64 costs 4/3, a UINT8 tensor as JSON numbers up to ~4x
+
+
+def is_open_inference_call(path: str) -> bool:
+    """POST /v2/models/{name}/infer, the Open Inference Protocol's inference call."""
+    return path.startswith("/v2/models/") and path.endswith("/infer")
+
+
+def body_caps(settings: Settings) -> tuple[int, dict[str, int], int]:
+    """(default cap, cap by exact path, Open Inference cap): an upload's, a batch's, a small JSON body's,
+    and one image's worth of JSON for /v2/models/{name}/infer."""
     single = settings.max_upload_bytes + MULTIPART_OVERHEAD
     return single, {
         "/predict/batch": settings.max_upload_bytes * settings.max_batch_files + MULTIPART_OVERHEAD,
         "/predict-url": MULTIPART_OVERHEAD,
-    }
+    }, settings.max_upload_bytes * OPEN_INFERENCE_EXPANSION + MULTIPART_OVERHEAD
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, default_cap: int, caps: dict[str, int]):
+    def __init__(self, app: ASGIApp, default_cap: int, caps: dict[str, int], open_inference_cap: int):
         self.app = app
         self.default_cap = default_cap
         self.caps = caps
+        self.open_inference_cap = open_inference_cap
+
+    def cap_for(self, path: str) -> int:
+        if is_open_inference_call(path):
+            return self.open_inference_cap
+        return self.caps.get(path, self.default_cap)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.caps.get(scope["path"], self.default_cap)
+        cap = self.cap_for(scope["path"])
         declared = declared_length(scope)
         if declared is not None and declared > cap:
             error = PayloadTooLarge(f"the request declares {declared} bytes; the limit is {cap}")

@@ -38,6 +38,8 @@ _KINDS: dict[type[Exception], ProblemKind] = {
     errors.Overloaded: ProblemKind(503, "overloaded", "Server busy"),
     errors.OutOfDistribution: ProblemKind(422, "out-of-distribution", "Not an image the model knows"),
     errors.NotAcceptable: ProblemKind(406, "not-acceptable", "Not acceptable"),
+    errors.InvalidInferenceRequest: ProblemKind(400, "invalid-inference-request", "Invalid inference request"),
+    errors.UnknownModel: ProblemKind(404, "unknown-model", "Unknown model"),
     errors.InvalidOperatingPoint: ProblemKind(422, "invalid-operating-point", "Operating point not available"),
     errors.EngineFailure: ProblemKind(500, "engine-failure", "Model runtime failure"),
     errors.Unauthenticated: ProblemKind(401, "unauthenticated", "Missing or invalid API key"),

@@ -42,6 +42,8 @@ def test_image_tags_and_labels_name_the_package_version() -> None:
     tags = re.findall(r"skin-cancer-detector:(\d+\.\d+\.\d+)", dockerfile + readme)
     tags += [service["image"].rsplit(":", 1)[1] for service in compose["services"].values() if "image" in service]
     tags += [c["image"].rsplit(":", 1)[1] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    kserve = yaml.safe_load((REPO_ROOT / "deploy" / "kserve" / "inferenceservice.yaml").read_text())
+    tags += [c["image"].rsplit(":", 1)[1] for c in kserve["spec"]["predictor"]["containers"]]
     labels = re.findall(r'org\.opencontainers\.image\.version="([^"]+)"', dockerfile)
     assert tags and labels
     assert set(tags) | set(labels) == {PYPROJECT_VERSION}
