@@ -70,7 +70,7 @@ class Prediction(BaseModel):
     warnings: list[InputWarning] = Field(description="Empty when the input check found nothing; read them first.")
 
 
-_PREDICTION_EXAMPLE = {
+PREDICTION_EXAMPLE = {
     "probability": 0.62,
     "label": "cancerous",
     "is_cancerous": True,
@@ -99,7 +99,7 @@ _PREDICTION_EXAMPLE = {
 
 
 class PredictionResponse(Prediction):
-    model_config = ConfigDict(json_schema_extra={"examples": [_PREDICTION_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [PREDICTION_EXAMPLE]})
 
     request_id: str
     model: ModelRef
@@ -121,7 +121,7 @@ class ExplanationInfo(BaseModel):
 class GradcamResponse(PredictionResponse):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{**_PREDICTION_EXAMPLE, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...",
+            "examples": [{**PREDICTION_EXAMPLE, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...",
                           "heatmap_width": 256, "heatmap_height": 192,
                           "explanation": {"method": "layercam", "layer": "block5c_add", "target": "cancerous",
                                           "peak": 3.1, "strength": 0.8, "display_scale": 3.9, "empty": False,

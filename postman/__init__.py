@@ -1,0 +1,1 @@
+"""The Postman collection of the API and the script that writes it."""
