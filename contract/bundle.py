@@ -51,7 +51,10 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> Path:
-    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    return write_atomically(path, write)
 
 
 def write_json_atomically(path: Path, payload: object) -> Path:

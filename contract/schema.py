@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract.diagnoses import CANCEROUS_CODES, NON_CANCEROUS_CODES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Literal[2] = 2
 FALLBACK_THRESHOLD = 0.61  # the seed project's tuned value, used only when a bundle has none
 POSITIVE_DIAGNOSES = CANCEROUS_CODES
 NEGATIVE_DIAGNOSES = NON_CANCEROUS_CODES

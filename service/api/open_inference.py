@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.problems import kind_of
 from service.errors import InvalidInferenceRequest
 from service.inference.dataplane import Assessment
+from service.inference.decision import OperatingPointName
 
 INPUT_NAME = "image"
 OUTPUTS = ("probability", "label", "differential", "warnings")
@@ -60,7 +61,7 @@ class RequestParameters(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     threshold: float | None = Field(None, ge=0.0, le=1.0)
-    operating_point: Literal["decision", "high_sensitivity"] | None = None
+    operating_point: OperatingPointName | None = None
 
 
 class InferRequest(BaseModel):
@@ -76,7 +77,7 @@ class InferRequest(BaseModel):
         return self.parameters.threshold
 
     @property
-    def operating_point(self) -> str | None:
+    def operating_point(self) -> OperatingPointName | None:
         return self.parameters.operating_point
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,7 +70,7 @@ class Prediction(BaseModel):
     warnings: list[InputWarning] = Field(description="Empty when the input check found nothing; read them first.")
 
 
-PREDICTION_EXAMPLE = {
+PREDICTION_EXAMPLE: dict[str, Any] = {
     "probability": 0.62,
     "label": "cancerous",
     "is_cancerous": True,

@@ -119,7 +119,7 @@ class SafeUrlFetcher:
             )
         except (OSError, UnicodeError) as error:
             raise UrlFetchFailed(f"host {host!r} could not be resolved") from error
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         if not addresses:
             raise UrlFetchFailed(f"host {host!r} has no address")
         for address in addresses:

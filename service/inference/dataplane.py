@@ -119,9 +119,9 @@ class DataPlane:
         raw_map = (explained.maps_cancerous if target is ExplanationTarget.CANCEROUS
                    else explained.maps_non_cancerous)[0]
         started = time.perf_counter()
-        spec = ready.bundle.contract.explanation
-        png = overlay_png(image.display, raw_map, spec.display_scale)
-        height, width = image.display.shape[:2]
+        spec, display = ready.bundle.contract.explanation, _display_of(image)
+        png = overlay_png(display, raw_map, spec.display_scale)
+        height, width = display.shape[:2]
         return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), png, (width, height),
                            _ms_since(started))
 
@@ -137,7 +137,8 @@ class DataPlane:
 
     def _assess_arrays(self, ready: ReadyModel, policy: DecisionPolicy,
                        images: list[np.ndarray]) -> list[Assessment | Exception]:
-        size, prepared = ready.bundle.contract.input.image_size, []
+        size = ready.bundle.contract.input.image_size
+        prepared: list[tuple[PreparedImage, float] | InvalidImage] = []
         for pixels in images:
             started = time.perf_counter()
             prepared.append((prepare_pixels(pixels, size), _ms_since(started)))
@@ -205,6 +206,12 @@ class DataPlane:
             preprocess_ms=preprocess_ms,
             inference_ms=inference_ms,
         )
+
+
+def _display_of(image: PreparedImage) -> np.ndarray:
+    if image.display is None:  # prepare_image was asked for one: a bug, not bad input
+        raise RuntimeError("an explanation needs the image prepared with a display copy")
+    return image.display
 
 
 def differential(probabilities: np.ndarray, classes: Sequence[str]) -> tuple[DiagnosisProbability, ...]:

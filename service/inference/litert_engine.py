@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,8 @@ _EXPECTED = {
 
 @dataclass(frozen=True)
 class _Runners:
-    predict: object
-    explain: object
+    predict: Callable[..., dict[str, np.ndarray]]
+    explain: Callable[..., dict[str, np.ndarray]]
 
 
 class LiteRTEngine:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Response, UploadFile
 
@@ -29,8 +29,8 @@ from service.inference.dataplane import Assessment
 from service.inference.model import ReadyModel
 
 router = APIRouter(tags=["prediction"], dependencies=[Depends(require_api_key)])
-FHIR_RESPONSE = {200: {"content": {FHIR_MEDIA_TYPE: {"schema": {"type": "object", "description":
-                                                                 "A FHIR R4 DiagnosticReport"}}}}}
+FHIR_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {FHIR_MEDIA_TYPE: {"schema": {"type": "object", "description": "A FHIR R4 DiagnosticReport"}}}}}
 
 
 @router.post("/predict", response_model=PredictionResponse,
