@@ -24,7 +24,7 @@ from training.model.convert_lite0 import (
 )
 from training.model.lite0 import (
     DEFAULT_WEIGHTS_PATH,
-    GRADCAM_LAYER,
+    FEATURES_LAYER,
     build_efficientnet_lite0,
     load_notop_weights,
 )
@@ -72,7 +72,7 @@ def test_ham10000_images_match_pytorch_logits(imagenet_model: keras.Model, fixtu
 
 def test_notop_model_loads_shipped_weights_and_exposes_gradcam_layer() -> None:
     model = build_efficientnet_lite0(weights=DEFAULT_WEIGHTS_PATH)
-    assert model.get_layer(GRADCAM_LAYER) is model.layers[-1]
+    assert model.get_layer(FEATURES_LAYER) is model.layers[-1]
     assert tuple(model.output.shape) == (None, 7, 7, 1280)
     assert model.count_params() == 4_694_024 - 1280 * 1000 - 1000  # checkpoint minus the ImageNet top
 

