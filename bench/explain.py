@@ -63,7 +63,8 @@ def load_split(bundle: Path, split: str, size: int, limit: int | None) -> tuple[
     manifest = pd.read_csv(bundle / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
     rows = manifest[manifest["split"] == split].sort_values("image_id")
     if limit is not None:
-        rows = rows.groupby("label", group_keys=False).apply(lambda g: g.head(max(1, limit // 2)))
+        half = max(1, limit // 2)
+        rows = pd.concat([rows[rows["label"] == 1].head(half), rows[rows["label"] == 0].head(half)])
     images = np.stack([preprocess_image((HAM10000 / "images" / f"{i}.jpg").read_bytes(), size)
                        for i in rows["image_id"]])
     masks = np.stack([np.asarray(Image.open(HAM10000 / "masks" / f"{i}.png").convert("L")

@@ -29,32 +29,53 @@ class Settings(BaseSettings):
         case_sensitive=False, extra="ignore", frozen=True, protected_namespaces=("settings_",)
     )
 
-    model_dir: Path = Field(REPO_ROOT / "models", description="Bundle directory holding contract.json.")
-    engine: Literal["auto", "litert", "keras"] = "auto"
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the bundle's threshold.")
+    model_dir: Path = Field(REPO_ROOT / "models", description=(
+        'Bundle directory holding `contract.json` and the files it lists (hashes are checked at load). Set it '
+        'when the package runs from outside the checkout (the image sets `/app/models`).'))
+    engine: Literal["auto", "litert", "keras"] = Field("auto", description=(
+        '`auto`: LiteRT when the bundle has `model.tflite`, else Keras; `litert` or `keras` to force one (Keras '
+        'needs the `train` extra).'))
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description=(
+        'Overrides the decision threshold, 0–1.'))
 
-    max_upload_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB)
-    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=64, le=500_000_000)
-    max_batch_files: int = Field(16, ge=1, le=256)
+    max_upload_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB, description=(
+        'Largest accepted upload, per file.'))
+    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=64, le=500_000_000, description=(
+        'Largest decoded image (width × height); guards against decompression bombs.'))
+    max_batch_files: int = Field(16, ge=1, le=256, description=(
+        'Most files in one `/predict/batch` call.'))
 
-    url_fetch_timeout_s: float = Field(10.0, gt=0, le=120, description="Total deadline of one URL fetch.")
-    url_connect_timeout_s: float = Field(3.0, gt=0, le=60)
-    url_max_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB)
-    url_max_redirects: int = Field(3, ge=0, le=10)
-    url_allowed_hosts: CommaList = Field(default_factory=list, description="Empty: any public host.")
+    url_fetch_timeout_s: float = Field(10.0, gt=0, le=120, description=(
+        'Total deadline of one URL download.'))
+    url_connect_timeout_s: float = Field(3.0, gt=0, le=60, description=(
+        'Connect timeout of one URL download (at most `URL_FETCH_TIMEOUT_S`).'))
+    url_max_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB, description=(
+        'Largest image fetched from a URL.'))
+    url_max_redirects: int = Field(3, ge=0, le=10, description=(
+        'Redirects followed (each hop is checked again).'))
+    url_allowed_hosts: CommaList = Field(default_factory=list, description=(
+        'Comma-separated host allow-list for URLs; `*.example.org` matches subdomains.'))
     # Tests/dev only: networks exempt from the refusal of non-global addresses. Never set in production.
-    url_allowed_private_networks: CommaList = Field(default_factory=list)
+    url_allowed_private_networks: CommaList = Field(default_factory=list, description=(
+        'Networks exempt from the refusal of private/loopback addresses. Tests and development only.'))
 
-    api_key: SecretStr | None = Field(None, min_length=16)
-    cors_origins: CommaList = Field(default_factory=list)
+    api_key: SecretStr | None = Field(None, min_length=16, description=(
+        'When set (16+ characters), model endpoints require it in the `X-API-Key` header.'))
+    cors_origins: CommaList = Field(default_factory=list, description=(
+        'Comma-separated origins allowed to call the API from a browser (the page at `/` needs none).'))
 
-    inference_threads: int = Field(2, ge=1, le=64, description="LiteRT num_threads per interpreter.")
-    inference_concurrency: int = Field(2, ge=1, le=32, description="Images decoded/inferred at once.")
-    max_inflight_requests: int = Field(
-        32, ge=1, le=4096, description="Model requests admitted at once; more get 503 `overloaded`.")
-    input_check: Literal["warn", "refuse"] = Field(
-        "warn", description="warn: out-of-distribution images get a verdict with a warning; refuse: a 422 instead.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    inference_threads: int = Field(2, ge=1, le=64, description=(
+        'LiteRT threads per inference.'))
+    inference_concurrency: int = Field(2, ge=1, le=32, description=(
+        'Images decoded and inferred at the same time (one LiteRT interpreter each).'))
+    max_inflight_requests: int = Field(32, ge=1, le=4096, description=(
+        'Model requests admitted at once; beyond it a request gets 503 `overloaded` with `Retry-After: 1` (bounds'
+        ' the memory held by waiting uploads).'))
+    input_check: Literal["warn", "refuse"] = Field("warn", description=(
+        '`warn`: an image unlike the training dermoscopy gets its verdict with an `out_of_distribution` warning; '
+        '`refuse`: a 422 `out-of-distribution` problem instead of a verdict.'))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description=(
+        '`DEBUG`, `INFO`, `WARNING` or `ERROR`; logs are JSON lines on stdout with the request id.'))
 
     @field_validator("url_allowed_hosts", "url_allowed_private_networks", "cors_origins", mode="before")
     @classmethod

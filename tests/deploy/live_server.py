@@ -8,14 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service.core.config import Settings
+from bench.common import free_port, running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HAM10000_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
@@ -59,49 +52,15 @@ def sample_image(directory: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def serve(model_dir: Path, log_path: Path, **settings: str) -> Iterator[LiveServer]:
-    """Run `python -m uvicorn service.main:app` on a free loopback port until the block ends."""
-    port = free_port()
-    # A developer's exported API_KEY or MODEL_DIR must not change what the tests see.
-    env = {key: value for key, value in os.environ.items() if key.lower() not in Settings.model_fields}
-    env.update(MODEL_DIR=str(model_dir), INFERENCE_THREADS="1", LOG_LEVEL="WARNING", **settings)
-    command = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port),
-               "--no-access-log"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", log_path)
+    """The service in a uvicorn subprocess on a free loopback port: bench.common's one harness, as a test sees it."""
     try:
-        _wait_until_ready(server, process)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_ready(server: LiveServer, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"the service was not ready within {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+        with running_server(model_dir, log_path, ready_timeout_s=READY_TIMEOUT_S, INFERENCE_THREADS="1",
+                            **settings) as server:
+            yield LiveServer(server.base_url, log_path)
+    except (RuntimeError, TimeoutError) as error:
+        pytest.fail(str(error))
 
 
 @contextmanager

@@ -26,9 +26,10 @@ pytestmark = pytest.mark.slow
 
 
 def _endpoint(command: str) -> str:
+    """The path the example calls, without its query string."""
     match = ENDPOINT.search(command)
     assert match, f"a README curl example must address ${{BASE_URL:-...}}/path: {command}"
-    return match.group(1)
+    return match.group(1).split("?")[0]
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,21 @@ def _check_verdict(body: dict) -> None:
 
 
 def _check_prediction(body: dict) -> None:
+    if body.get("resourceType") == "DiagnosticReport":  # the FHIR example
+        from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+        DiagnosticReport.model_validate(body)
+        assert body["subject"] == {"reference": "Patient/123"} and "not a diagnosis" in body["conclusion"].lower()
+        return
     _check_verdict(body)
+    assert len(body["differential"]) == 7 and isinstance(body["warnings"], list)
     assert body["request_id"] and body["model"]["engine"] == "litert"
     assert "not a diagnosis" in body["disclaimer"]
 
 
 def _check_gradcam(body: dict) -> None:
     _check_prediction(body)
+    assert body["explanation"]["method"] == "layercam" and body["heatmap_width"] > 0
     assert not body["heatmap_png_base64"].startswith("data:")
     assert base64.b64decode(body["heatmap_png_base64"]).startswith(b"\x89PNG\r\n\x1a\n")
 
@@ -81,6 +90,24 @@ def _check_openapi(body: dict) -> None:
     assert "/predict" in body["paths"]
 
 
+def _check_oip_live(body: dict) -> None:
+    assert body == {"live": True}
+
+
+def _check_oip_ready(body: dict) -> None:
+    assert body["ready"] is True
+
+
+def _check_oip_metadata(body: dict) -> None:
+    assert body["name"] == "skin-cancer-detector" and {t["name"] for t in body["inputs"]} == {"image"}
+
+
+def _check_oip_infer(body: dict) -> None:
+    outputs = {tensor["name"]: tensor for tensor in body["outputs"]}
+    assert body["model_name"] == "skin-cancer-detector" and outputs["probability"]["shape"] == [1, 1]
+    assert outputs["label"]["data"][0] in LABELS and outputs["differential"]["shape"] == [1, 7]
+
+
 JSON_CHECKS: dict[str, Callable[[dict], None]] = {
     "/healthz": _check_liveness,
     "/readyz": _check_readiness,
@@ -90,6 +117,11 @@ JSON_CHECKS: dict[str, Callable[[dict], None]] = {
     "/predict/batch": _check_batch,
     "/gradcam": _check_gradcam,
     "/openapi.json": _check_openapi,
+    "/v2/health/live": _check_oip_live,
+    "/v2/health/ready": _check_oip_ready,
+    "/v2/models/skin-cancer-detector": _check_oip_metadata,
+    "/v2/models/skin-cancer-detector/ready": _check_oip_ready,
+    "/v2/models/skin-cancer-detector/infer": _check_oip_infer,
 }
 TEXT_CHECKS = {
     "/metrics": "# TYPE",
