@@ -2,10 +2,10 @@
 
 bytes -> decoded, EXIF-oriented RGB -> squashed to (size, size) with antialiased bilinear
 resampling -> uint8 array in 0-255. A JPEG at least twice the model's size in both sides is decoded
-at 1/2, 1/4 or 1/8 scale by libjpeg itself (never below the model's size), which is how a 12 MP phone
-photo costs a few milliseconds instead of ~100; the HAM10000 training copies (200x150) are too small
-for it to apply. The model itself owns any further normalisation, so a
-training batch and a served request go through exactly these steps.
+at 1/2, 1/4 or 1/8 scale by libjpeg itself (never below the model's size), which makes a large phone
+photo cheap to decode; the HAM10000 training copies (200x150) are too small for it to apply. The model
+itself owns any further normalisation, so a training batch and a served request go through exactly
+these steps.
 """
 
 from __future__ import annotations

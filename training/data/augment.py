@@ -5,8 +5,8 @@ dermatoscopes and cameras: larger, sharper or softer than the 200x150 training c
 white balance, saturation and tone curve. So: every flip and rotation, a range of scales, a colour cast
 (per-channel gain, saturation, gamma), brightness and contrast, and a random blur/sharpen. Flips,
 rotation and scale are one affine map sampled per image and applied with a single resampling pass: on
-two CPU cores the three separate Keras layers cost about three times as much, and augmentation competes
-with the model for the cores.
+two CPU cores the three separate Keras layers cost several times as much (bench/train_pipeline.py measures
+it), and augmentation competes with the model for the cores.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def resample(images: tf.Tensor, transforms: tf.Tensor) -> tf.Tensor:
         images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
         fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
     # The op's static output shape is unknown; without it the model's train step is traced for any image
-    # size and runs ~40 % slower on CPU.
+    # size and runs markedly slower on CPU (bench/train_pipeline.py).
     return tf.ensure_shape(resampled, images.shape)
 
 
