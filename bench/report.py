@@ -21,6 +21,8 @@ python -m bench.footprint                    # cold start, RSS, installed size: 
 python -m bench.soak --requests 10000        # mixed valid/hostile load; exits 1 on a missed goal
 python -m bench.fuzz                         # schemathesis `st run` against a live loopback server
 python -m bench.train_pipeline --json bench/results/train_pipeline.json
+python -m bench.explain                      # explanation maps vs the lesion masks, validation and test
+python -m bench.input_check                  # input-check rates on proxy sets, and its cost
 python -m bench.report                       # this file, from bench/results/*.json
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
@@ -208,6 +210,33 @@ def train_section(train: dict) -> list[str]:
     return ["## Training input pipeline (python -m bench.train_pipeline)", "", *table(["", ""], rows), ""]
 
 
+def explain_section(explain: dict) -> list[str]:
+    lines = ["## Explanations against the HAM10000 lesion masks", "",
+             "Each map explains the image's predicted class; energy share = the map's share inside the lesion, "
+             "pointing = its hottest pixel on the lesion. Chosen on validation, reported on test.", ""]
+    for split, result in explain["splits"].items():
+        rows = [[name, v["all"]["energy_share"], v["all"]["pointing"], v["cancerous"]["energy_share"],
+                 v["cancerous"]["pointing"]] for name, v in result["methods"].items()]
+        lines += [f"**{split}** (n = {result['n']}, {result['cancerous']} cancerous; served: "
+                  f"{result.get('served_method')}, empty maps for cancerous verdicts: "
+                  f"{result.get('empty_maps_for_cancerous_verdicts')})", "",
+                  *table(["method", "energy (all)", "pointing (all)", "energy (cancerous)", "pointing (cancerous)"],
+                         rows), ""]
+    return lines
+
+
+def input_check_section(check: dict) -> list[str]:
+    rows = [[name, r["n"], r["any_warning"], r["out_of_distribution"], r["blurry"], r["underexposed"],
+             r["overexposed"], r["low_resolution"], r["distance_median"]] for name, r in check["rates"].items()]
+    cost = check["check_cost_ms"]
+    return ["## Input check on proxy sets (share of images getting each warning)", "",
+            f"Distance threshold {check['input_check']['distance_threshold']:.1f} (validation "
+            f"{check['input_check']['distance_percentile']:g}th percentile); the check's cost after the engine: "
+            f"p50 {cost['p50_ms']} ms, p95 {cost['p95_ms']} ms.", "",
+            *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
+                    "low_resolution", "median distance"], rows), ""]
+
+
 def notes_section(data: dict) -> list[str]:
     """Where the time goes, from the numbers themselves."""
     lines = ["## Reading the numbers", ""]
@@ -259,7 +288,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
-    names = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline")
+    names = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline", "explain", "input_check")
     data = {name: load(args.results, name) for name in names}
     if not any(data.values()):
         raise SystemExit(f"no results in {args.results}")
@@ -272,7 +301,8 @@ def main() -> None:
     lines += goals_section(data)
     lines += notes_section(data)
     sections = {"inference": inference_section, "http_e2e": http_section, "footprint": footprint_section,
-                "soak": soak_section, "fuzz": fuzz_section, "train_pipeline": train_section}
+                "soak": soak_section, "fuzz": fuzz_section, "train_pipeline": train_section,
+                "explain": explain_section, "input_check": input_check_section}
     for name, section in sections.items():
         if data.get(name):
             lines += section(data[name])

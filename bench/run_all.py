@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import QUICK_RESULTS_DIR, REPO_ROOT, RESULTS_DIR, write_json
 
-STEPS = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline")
+STEPS = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline", "explain", "input_check")
 
 
 def step_command(step: str, results: Path, quick: bool, model_dir: Path | None) -> list[str]:
