@@ -69,3 +69,56 @@ def test_it_separates_real_test_split_lesions(served, ham10000_dir):
     positives, negatives = np.array(scores)[labels == 1], np.array(scores)[labels == 0]
     pairwise_auc = (positives[:, None] > negatives[None, :]).mean()
     assert pairwise_auc > 0.75, pairwise_auc
+
+
+def test_readme_and_model_card_quote_the_differential():
+    differential = json.loads((SHIPPED / BundleFiles.METRICS).read_text())["differential"]
+    readme = (REPO_ROOT / "README.md").read_text()
+    bundled = readme[readme.index("## The bundled model"):readme.index("## Development")]
+    assert f"{differential['balanced_accuracy']:.3f}" in bundled
+    assert f"**{differential['balanced_accuracy']:.3f}**" in (SHIPPED / "MODEL_CARD.md").read_text()
+
+
+# --- the input check on the shipped model (issue: everyday photos flagged, degraded dermoscopy named) ---
+
+def _warnings(served, data: bytes, name: str = "image.jpg") -> set[str]:
+    response = served.client.post("/predict", files=upload(data, name))
+    assert response.status_code == 200, response.text
+    return {warning["code"] for warning in response.json()["warnings"]}
+
+
+def test_everyday_photos_and_synthetic_images_are_flagged(served):
+    from bench.input_check import everyday_images
+
+    missed = [name for name, data in everyday_images().items()
+              if "out_of_distribution" not in _warnings(served, data)]
+    assert not missed, f"not flagged as out of distribution: {missed}"
+
+
+@pytest.mark.parametrize(("degrade", "code"), [("blurred", "blurry"), ("dark", "underexposed"),
+                                               ("bright", "overexposed")])
+def test_degraded_dermoscopy_gets_the_matching_quality_warning(served, degrade, code):
+    import bench.input_check as proxies
+
+    images = proxies.ham_images(SHIPPED, "test", 20, getattr(proxies, degrade))
+    hits = sum(code in _warnings(served, data) for data in images.values())
+    assert hits / len(images) >= 0.9, f"{code}: {hits}/{len(images)}"
+
+
+def test_at_most_three_percent_of_validation_images_are_flagged(ham10000_dir):
+    from contract.input_check import FeatureStatistics
+    from contract.preprocessing import prepare_image
+    from service.inference.input_check import InputCheck
+    from service.inference.litert_engine import LiteRTEngine
+
+    contract = read_contract(SHIPPED)
+    engine = LiteRTEngine(SHIPPED / BundleFiles.LITERT_MODEL, contract, num_threads=2, pool_size=1)
+    check = InputCheck(contract.input_check, FeatureStatistics.load(SHIPPED / BundleFiles.INPUT_CHECK))
+    manifest = pd.read_csv(SHIPPED / BundleFiles.SPLIT_MANIFEST)
+    flagged = 0
+    ids = manifest.loc[manifest["split"] == "validation", "image_id"]
+    for image_id in ids:
+        prepared = prepare_image((ham10000_dir / "images" / f"{image_id}.jpg").read_bytes(), contract.input.image_size)
+        features = engine.predict(prepared.pixels[None].astype(np.float32)).features[0]
+        flagged += bool(check.warnings(prepared.pixels, prepared.original_size, features))
+    assert flagged / len(ids) <= 0.03, f"{flagged} of {len(ids)} validation images flagged"

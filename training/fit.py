@@ -20,6 +20,7 @@ from training.config import TrainConfig
 from training.data import pipeline
 from training.errors import RecipeMismatch
 from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
+from training.model.explainer import check_explainable
 
 MONITOR = "val_pr_auc"
 
@@ -36,6 +37,7 @@ def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[k
     checkpoints = prepare_checkpoints(config)
     with strategy.scope():
         model = build_classifier(config.backbone, config.image_size, config.weights)
+    check_explainable(model, config.explanation_layer)  # seconds now, rather than a failed export after hours
     run_phase(model, "frozen", config, train_data, val_data, checkpoints, strategy)
     run_phase(model, "finetune", config, train_data, val_data, checkpoints, strategy)
     history = read_history(checkpoints)

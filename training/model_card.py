@@ -16,6 +16,8 @@ from contract.bundle import read_contract, read_thresholds, sha256_of, write_byt
 from contract.diagnoses import BY_CODE
 from contract.schema import BundleFiles, ModelContract, ThresholdReport
 from training.evaluation.metrics import BOOTSTRAP_ROUNDS
+from training.explanation import DISPLAY_PERCENTILE
+from training.model.classifier import DROPOUT, HIDDEN_UNITS
 
 MODEL_CARD = BundleFiles.MODEL_CARD
 HEADLINE = ("roc_auc", "pr_auc", "sensitivity", "specificity", "balanced_accuracy", "accuracy", "precision",
@@ -54,7 +56,7 @@ def rerender_model_card(bundle_dir: Path) -> Path:
 def intro(contract: ModelContract) -> str:
     size, explanation = contract.input.image_size, contract.explanation
     facts = [
-        ("architecture", f"{contract.backbone} → GAP → BatchNorm → Dense(256, relu) → Dropout(0.4) → "
+        ("architecture", f"{contract.backbone} → GAP → BatchNorm → Dense({HIDDEN_UNITS}, relu) → Dropout({DROPOUT}) → "
                          f"Dense({len(contract.output.classes)}) → softmax over the diagnoses"),
         ("backbone weights", contract.backbone_weights),
         ("input", f"RGB, {size}×{size}, values 0–255, whole image squashed (bilinear, antialiased), "
@@ -62,7 +64,8 @@ def intro(contract: ModelContract) -> str:
         ("output", f"probabilities of {', '.join(contract.output.classes)}; cancer probability = their sum over "
                    "mel, bcc, akiec"),
         ("explanation", f"LayerCAM at `{explanation.layer}` ({explanation.grid}×{explanation.grid}), of the "
-                        "cancer log-odds, shown on one absolute scale (validation 95th percentile of peaks)"),
+                        f"cancer log-odds, shown on one absolute scale (validation {DISPLAY_PERCENTILE:g}th percentile "
+                        "of peaks)"),
         ("created", contract.created_at),
         ("licence", contract.licence),
     ]

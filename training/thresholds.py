@@ -40,8 +40,13 @@ def tune_thresholds(labels: np.ndarray, scores: np.ndarray, model_sha256: str = 
     """The decision and high-sensitivity thresholds; the exporter fills in the model's sha256."""
     if len(np.unique(labels)) < 2:
         raise TrainingError("threshold tuning needs both classes in the validation split")
-    chosen = operating_point(labels, scores, youden_threshold(labels, scores), YOUDEN)
-    sensitive = operating_point(labels, scores, high_sensitivity_threshold(labels, scores), HIGH_SENSITIVITY)
+    decision = youden_threshold(labels, scores)
+    chosen = operating_point(labels, scores, decision, YOUDEN)
+    # The high-sensitivity point is never above the decision threshold: where the decision point already
+    # reaches the target sensitivity, the two coincide.
+    sensitive_threshold = high_sensitivity_threshold(labels, scores)
+    criterion = HIGH_SENSITIVITY if sensitive_threshold <= decision else f"{HIGH_SENSITIVITY}, capped at the decision"
+    sensitive = operating_point(labels, scores, min(sensitive_threshold, decision), criterion)
     return ThresholdReport(
         threshold=chosen.threshold, criterion=chosen.criterion, split="validation",
         sensitivity=chosen.sensitivity, specificity=chosen.specificity, precision=chosen.precision,

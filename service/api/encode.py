@@ -50,7 +50,7 @@ def prediction_fields(assessment: Assessment) -> dict[str, object]:
         "high_sensitivity": _verdict(assessment.high_sensitivity),
         "differential": [Diagnosis(code=d.code, name=d.name, probability=d.probability)
                          for d in assessment.differential],
-        "warnings": [InputWarning(code=w.code.value, detail=w.detail) for w in assessment.warnings],
+        "warnings": [InputWarning(code=w.code, detail=w.detail) for w in assessment.warnings],
     }
 
 

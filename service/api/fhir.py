@@ -15,6 +15,7 @@ import base64
 import datetime as dt
 import html
 import json
+import uuid
 
 from fastapi import Response
 
@@ -43,8 +44,9 @@ def diagnostic_report(assessment: Assessment, context: RequestContext, fhir: Fhi
                     differential_observation(assessment)]
     report: dict = {
         "resourceType": "DiagnosticReport",
-        "id": context.request_id,
+        "id": uuid.uuid4().hex,  # a FHIR id allows fewer characters than a client's X-Request-ID
         "meta": {"security": [AI_ASSERTED]},
+        "identifier": [{"system": f"{SYSTEM}:request-id", "value": context.request_id}],
         "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>'
                                               f"{html.escape(DISCLAIMER)}</p></div>"},
         "contained": [device(assessment.model, model_sha256), *observations],
@@ -59,7 +61,7 @@ def diagnostic_report(assessment: Assessment, context: RequestContext, fhir: Fhi
     if fhir.subject:
         report["subject"] = {"reference": fhir.subject}
     if fhir.identifier:
-        report["identifier"] = [{"system": f"{SYSTEM}:request", "value": fhir.identifier}]
+        report["identifier"].append({"system": f"{SYSTEM}:request", "value": fhir.identifier})
     if explanation is not None:
         report["presentedForm"] = [{
             "contentType": "image/png",

@@ -12,20 +12,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.api.problems import kind_of
-from service.errors import InvalidInferenceRequest
+from service.errors import InvalidInferenceRequest, PayloadTooLarge
 from service.inference.dataplane import Assessment
 from service.inference.decision import OperatingPointName
 
 INPUT_NAME = "image"
 OUTPUTS = ("probability", "label", "differential", "warnings")
-MAX_TENSOR_IMAGES = 16
 
 
 class TensorMetadata(BaseModel):
@@ -45,7 +45,7 @@ class ModelMetadata(BaseModel):
 class InferInput(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str
+    name: str = Field(max_length=64)
     shape: list[int] = Field(min_length=1, max_length=4)
     datatype: Literal["BYTES", "UINT8"]
     data: list
@@ -54,7 +54,7 @@ class InferInput(BaseModel):
 class RequestedOutput(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str
+    name: str = Field(max_length=64)
 
 
 class RequestParameters(BaseModel):
@@ -113,38 +113,79 @@ def model_metadata(name: str, version: str, classes: int) -> ModelMetadata:
     )
 
 
-def encoded_images(tensor: InferInput) -> list[bytes]:
+@dataclass(frozen=True)
+class Limits:
+    max_images: int  # MAX_BATCH_FILES
+    max_file_bytes: int  # MAX_UPLOAD_BYTES, per encoded image
+    max_pixels: int  # MAX_IMAGE_PIXELS, per image
+
+
+@dataclass(frozen=True)
+class ParsedInference:
+    """A validated request, its images decoded out of the JSON (which is then no longer held)."""
+
+    request: InferRequest  # without its input data
+    encoded: list[bytes] | None  # BYTES input: the image files
+    pixels: list[np.ndarray] | None  # UINT8 input: (H, W, 3) arrays
+
+
+def parse_inference(raw: bytes, limits: Limits) -> ParsedInference:
+    """Body bytes -> a request whose images are ready to assess; CPU-bound, so it runs in a worker thread."""
+    try:
+        request = InferRequest.model_validate_json(raw)
+    except ValidationError as error:
+        found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+        raise InvalidInferenceRequest(f"not an inference request: {found}") from error
+    requested_outputs(request)  # refuse an unknown output name before any work
+    [tensor] = request.inputs
+    if tensor.name != INPUT_NAME:
+        raise InvalidInferenceRequest(f"the input is named {INPUT_NAME!r}, not {tensor.name!r}")
+    encoded = encoded_images(tensor, limits) if tensor.datatype == "BYTES" else None
+    pixels = pixel_images(tensor, limits) if tensor.datatype == "UINT8" else None
+    tensor.data.clear()  # the decoded images are all that is kept
+    return ParsedInference(request, encoded, pixels)
+
+
+def encoded_images(tensor: InferInput, limits: Limits) -> list[bytes]:
     """BYTES [N]: each item the image file, base64 (or {"b64": ...})."""
-    if len(tensor.shape) != 1 or tensor.shape[0] != len(tensor.data) or not 1 <= len(tensor.data) <= MAX_TENSOR_IMAGES:
+    count = len(tensor.data)
+    if len(tensor.shape) != 1 or tensor.shape[0] != count or not 1 <= count <= limits.max_images:
         raise InvalidInferenceRequest(f"a BYTES `{INPUT_NAME}` input has shape [N] with N = len(data), 1 to "
-                                      f"{MAX_TENSOR_IMAGES}; got shape {tensor.shape} and {len(tensor.data)} items")
+                                      f"{limits.max_images}; got shape {tensor.shape} and {count} items")
     decoded = []
     for index, item in enumerate(tensor.data):
         text = item.get("b64") if isinstance(item, dict) else item
         if not isinstance(text, str):
             raise InvalidInferenceRequest(f"item {index} of `{INPUT_NAME}` is not a base64 string")
         try:
-            decoded.append(base64.b64decode(text, validate=True))
+            data = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as error:
             raise InvalidInferenceRequest(f"item {index} of `{INPUT_NAME}` is not valid base64") from error
+        if len(data) > limits.max_file_bytes:
+            raise PayloadTooLarge(f"image {index} is {len(data)} bytes; the limit is {limits.max_file_bytes}")
+        decoded.append(data)
     return decoded
 
 
-def pixel_images(tensor: InferInput, max_pixels: int) -> list[np.ndarray]:
+def pixel_images(tensor: InferInput, limits: Limits) -> list[np.ndarray]:
     """UINT8 [N, H, W, 3]: RGB pixels, row-major."""
     shape = tensor.shape
-    if len(shape) != 4 or shape[3] != 3 or not 1 <= shape[0] <= MAX_TENSOR_IMAGES or min(shape) < 1:
+    if len(shape) != 4 or shape[3] != 3 or not 1 <= shape[0] <= limits.max_images or min(shape) < 1:
         raise InvalidInferenceRequest(f"a UINT8 `{INPUT_NAME}` input has shape [N, H, W, 3] with N from 1 to "
-                                      f"{MAX_TENSOR_IMAGES}; got {shape}")
-    if shape[1] * shape[2] > max_pixels:
-        raise InvalidInferenceRequest(f"each image may have at most {max_pixels} pixels; got {shape[1]}x{shape[2]}")
+                                      f"{limits.max_images}; got {shape}")
+    if shape[1] * shape[2] > limits.max_pixels:
+        raise InvalidInferenceRequest(f"each image may have at most {limits.max_pixels} pixels; got "
+                                      f"{shape[1]}x{shape[2]}")
     try:
-        values = np.asarray(tensor.data, dtype=np.int64).reshape(-1)
-    except (ValueError, TypeError) as error:
-        raise InvalidInferenceRequest(f"`{INPUT_NAME}` data must be integers") from error
-    if values.size != int(np.prod(shape)) or values.min(initial=0) < 0 or values.max(initial=0) > 255:
-        raise InvalidInferenceRequest(f"`{INPUT_NAME}` needs {int(np.prod(shape))} integers in 0-255 for shape "
-                                      f"{shape}; got {values.size}")
+        values = np.asarray(tensor.data).reshape(-1)  # ints stay ints; floats, bools, huge or nested values do not
+    except ValueError as error:  # ragged nesting
+        raise InvalidInferenceRequest(f"`{INPUT_NAME}` data must be a flat or regular list of integers") from error
+    expected = int(np.prod(shape))
+    if values.dtype.kind not in "iu" or values.size != expected:
+        raise InvalidInferenceRequest(f"`{INPUT_NAME}` needs {expected} integers for shape {shape}; got "
+                                      f"{values.size} values of type {values.dtype}")
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise InvalidInferenceRequest(f"`{INPUT_NAME}` values must lie in 0-255")
     return list(values.astype(np.uint8).reshape(shape))
 
 
@@ -175,5 +216,5 @@ def requested_outputs(request: InferRequest) -> list[str]:
     wanted = [output.name for output in request.outputs] if request.outputs else list(OUTPUTS)
     unknown = [output for output in wanted if output not in OUTPUTS]
     if unknown:
-        raise InvalidInferenceRequest(f"unknown output(s) {unknown}; this model has {list(OUTPUTS)}")
+        raise InvalidInferenceRequest(f"unknown output(s) {unknown[:4]}; this model has {list(OUTPUTS)}")
     return wanted

@@ -8,13 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract.schema import ExplanationSpec, InputCheckSpec, InputSpec
 from service.inference.decision import ThresholdSource
+from service.inference.input_check import WarningCode
 
 DISCLAIMER = (
     "Decision support, not a diagnosis: this research model's output must be interpreted by a qualified "
     "clinician together with the full clinical picture. It is not a medical device."
 )
 Label = Literal["cancerous", "non-cancerous"]
-WarningCodeName = Literal["out_of_distribution", "blurry", "underexposed", "overexposed", "low_resolution"]
 ThresholdSourceName = ThresholdSource  # where the threshold in use came from (service.inference.decision)
 
 
@@ -37,7 +37,7 @@ class Diagnosis(BaseModel):
 
 
 class InputWarning(BaseModel):
-    code: WarningCodeName
+    code: WarningCode
     detail: str
 
 

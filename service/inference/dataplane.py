@@ -95,6 +95,10 @@ class DataPlane:
         """Classify decoded RGB arrays (H, W, 3) uint8, through the same resize as uploaded bytes."""
         return await self._in_worker(self._assess_arrays, ready, policy, list(images))
 
+    async def offload(self, function, *args):
+        """Run CPU-bound transport work (parsing a large JSON body) in a worker, under the same limiter."""
+        return await self._in_worker(function, *args)
+
     async def _in_worker(self, function, *args):
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 

@@ -60,7 +60,7 @@ class KerasEngine:
                                      len(batch))
 
     def close(self) -> None:
-        self._predict = self._explain = None
+        pass  # the traced functions go with the engine; a request already holding it finishes normally
 
 
 def _limit_threads(tf, num_threads: int) -> None:

@@ -69,3 +69,23 @@ def test_training_pipeline_benchmark_measures_its_overhead(ham10000_dir, tmp_pat
     assert report["model_step_alone_ms_per_batch"] > 0 and report["fit_through_pipeline_ms_per_batch"] > 0
     assert report["pipeline_overhead"] == pytest.approx(
         report["fit_through_pipeline_ms_per_batch"] / report["model_step_alone_ms_per_batch"] - 1, abs=2e-3)
+
+
+def test_explanation_benchmark_scores_every_method_against_the_masks(tmp_path, ham10000_dir):
+    pytest.importorskip("keras", reason="the candidate maps are computed in TensorFlow (the dev extra)")
+    report = run_quick("bench.explain", REPO / "models", tmp_path / "explain.json")
+    for split in ("validation", "test"):
+        methods = report["splits"][split]["methods"]
+        assert {"layercam@block5c_add", "gradcam@top_activation", "centre_gaussian_baseline"} <= set(methods)
+        for values in methods.values():
+            assert 0.0 <= values["all"]["energy_share"] <= 1.0 and 0.0 <= values["all"]["pointing"] <= 1.0
+        from contract.bundle import read_contract
+
+        served = read_contract(REPO / "models").explanation.layer
+        assert report["splits"][split]["served_method"] == f"layercam@{served}"
+
+
+def test_input_check_benchmark_reports_every_proxy_set(tmp_path, ham10000_dir):
+    report = run_quick("bench.input_check", REPO / "models", tmp_path / "input_check.json")
+    assert {"everyday", "ham_validation", "ham_test_other_camera", "ham_test_blurred"} <= set(report["rates"])
+    assert report["check_cost_ms"]["p50_ms"] > 0

@@ -174,7 +174,15 @@ def _add(layer: keras.layers.Add, inputs: list[tf.Tensor], upstream: tf.Tensor) 
     return [upstream for _ in inputs]
 
 
+def _linear_activation(layer: keras.layers.Layer) -> None:
+    """The conv rules transpose the convolution alone: a fused activation would need its own mask."""
+    name = getattr(layer.activation, "__name__", str(layer.activation))
+    if name != "linear":
+        raise UnsupportedLayer(f"{layer.name}: a fused {name!r} activation has no backward rule here")
+
+
 def _conv_1x1(layer: keras.layers.Conv2D, inputs: list[tf.Tensor], upstream: tf.Tensor) -> list[tf.Tensor]:
+    _linear_activation(layer)
     if tuple(layer.kernel_size) != (1, 1) or tuple(layer.strides) != (1, 1):
         raise UnsupportedLayer(f"{layer.name}: only 1x1 stride-1 convolutions are on an explanation path")
     kernel = tf.cast(layer.kernel, tf.float32)  # (1, 1, in, out)
@@ -184,6 +192,7 @@ def _conv_1x1(layer: keras.layers.Conv2D, inputs: list[tf.Tensor], upstream: tf.
 def _depthwise(layer: keras.layers.DepthwiseConv2D, inputs: list[tf.Tensor],
                upstream: tf.Tensor) -> list[tf.Tensor]:
     """TF "same" depthwise convolution, transposed: zero-insert by the stride, pad, rotate the kernel."""
+    _linear_activation(layer)
     if layer.depth_multiplier != 1 or layer.padding != "same" or tuple(layer.dilation_rate) != (1, 1):
         raise UnsupportedLayer(f"{layer.name}: only 'same', multiplier-1, undilated depthwise convolutions")
     size, stride = int(layer.kernel_size[0]), int(layer.strides[0])
@@ -246,3 +255,9 @@ def cam_by_autodiff(classifier: keras.Model, layer_name: str, images: np.ndarray
         score = tf.reshape(tf.convert_to_tensor(direction, tf.float32), (-1,)) * log_odds
     gradient = tape.gradient(score, activation)
     return gradient.numpy(), layercam(gradient, activation).numpy()
+
+
+def check_explainable(classifier: keras.Model, layer_name: str) -> None:
+    """Raise UnsupportedLayer now if the export could not write this model's explanation (before a long fit)."""
+    size = classifier.input_shape[1]
+    LayerCam(classifier, layer_name)(tf.zeros((1, size, size, 3), tf.float32))

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from contract.errors import InvalidImage
 from service.api.deps import DataPlaneDep, ModelDep, SettingsDep, require_api_key
 from service.api.encode import json_response
 from service.api.open_inference import (
-    InferRequest,
     InferResponse,
+    Limits,
     ModelMetadata,
-    encoded_images,
     error_response,
     infer_response,
     model_metadata,
-    pixel_images,
-    requested_outputs,
+    parse_inference,
 )
-from service.errors import InvalidInferenceRequest, ServiceError, UnknownModel
+from service.errors import ServiceError, UnknownModel
 from service.inference.dataplane import Assessment
 from service.inference.model import LesionModel, ReadyModel
 
@@ -58,10 +55,13 @@ async def read_model_metadata(name: str, model: ModelDep) -> Response:
 
 @model_router.get("/{name}/ready", responses={400: _ERROR, 404: _ERROR})
 async def read_model_ready(name: str, model: ModelDep) -> JSONResponse:
-    """200 with ready=true once this model serves; 400 (the protocol's 'not ready') before."""
-    if name != _served_name(model):
-        return error_response(UnknownModel(f"no model named {name!r}; this server serves {_served_name(model)!r}"))
-    return JSONResponse({"name": name, "ready": model.ready}, status_code=200 if model.ready else 400)
+    """200 with ready=true once this model serves; 400 with ready=false (the protocol's 'not ready') before."""
+    if not model.ready:  # the bundle, and so the model's name, is not known until it has loaded
+        return JSONResponse({"name": name, "ready": False}, status_code=400)
+    served = model.require_ready().bundle.contract.model_name
+    if name != served:
+        return error_response(UnknownModel(f"no model named {name!r}; this server serves {served!r}"))
+    return JSONResponse({"name": name, "ready": True})
 
 
 @model_router.post("/{name}/infer", response_model=InferResponse, responses={400: _ERROR, 404: _ERROR, 503: _ERROR})
@@ -71,22 +71,22 @@ async def infer(name: str, request: Request, model: ModelDep, dataplane: DataPla
 
     Request `parameters` may carry `threshold` (0-1) or `operating_point` (decision | high_sensitivity).
     """
+    limits = Limits(settings.max_batch_files, settings.max_upload_bytes, settings.max_image_pixels)
     try:
         ready = _named(model, name)
-        body = await _parsed(request)
-        requested_outputs(body)  # refuse an unknown output name before any work
+        parsed = await dataplane.offload(parse_inference, await request.body(), limits)
+        body = parsed.request
         policy = ready.policy.for_request(body.operating_point, body.threshold)
-        assessments = await _assess(body, ready, dataplane, settings.max_image_pixels, policy)
+        if parsed.encoded is not None:
+            outcomes = await dataplane.assess_batch(ready, policy, parsed.encoded)
+        else:
+            outcomes = await dataplane.assess_pixels(ready, policy, parsed.pixels or [])
         contract = ready.bundle.contract
         answer = infer_response(body, contract.model_name, contract.model_version, contract.output.classes,
-                                assessments)
+                                _all_assessed(outcomes))
     except (ServiceError, InvalidImage) as error:
         return error_response(error)
     return json_response(answer)
-
-
-def _served_name(model: LesionModel) -> str | None:
-    return model.require_ready().bundle.contract.model_name if model.ready else None
 
 
 def _named(model: LesionModel, name: str) -> ReadyModel:
@@ -96,22 +96,7 @@ def _named(model: LesionModel, name: str) -> ReadyModel:
     return ready
 
 
-async def _parsed(request: Request) -> InferRequest:
-    try:
-        return InferRequest.model_validate_json(await request.body())
-    except ValidationError as error:
-        found = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
-        raise InvalidInferenceRequest(f"not an inference request: {found}") from error
-
-
-async def _assess(body: InferRequest, ready: ReadyModel, dataplane, max_pixels: int, policy) -> list[Assessment]:
-    [tensor] = body.inputs
-    if tensor.name != "image":
-        raise InvalidInferenceRequest(f"the input is named 'image', not {tensor.name!r}")
-    if tensor.datatype == "BYTES":
-        outcomes = await dataplane.assess_batch(ready, policy, encoded_images(tensor))
-    else:
-        outcomes = await dataplane.assess_pixels(ready, policy, pixel_images(tensor, max_pixels))
+def _all_assessed(outcomes: list) -> list[Assessment]:
     for outcome in outcomes:
         if isinstance(outcome, Exception):  # the protocol answers a request whole: one bad image fails it
             raise outcome

@@ -26,7 +26,8 @@ def test_predict_answers_a_valid_preliminary_diagnostic_report(served):
     body = response.json()
     report = DiagnosticReport.model_validate(body)  # raises on anything FHIR R4 does not allow
     assert report.status == "preliminary" and report.category[0].coding[0].code == "IMG"
-    assert body["subject"] == {"reference": "Patient/123"} and body["identifier"][0]["value"] == "order-42"
+    assert body["subject"] == {"reference": "Patient/123"} and body["identifier"][-1]["value"] == "order-42"
+    assert body["identifier"][0]["value"] == response.headers["x-request-id"]
     assert body["meta"]["security"][0]["code"] == "AIAST", "AI-generated content is labelled"
     assert "not a diagnosis" in body["text"]["div"].lower() and "not a diagnosis" in body["conclusion"].lower()
     assert plain["label"] in body["conclusion"]
@@ -44,6 +45,13 @@ def test_predict_answers_a_valid_preliminary_diagnostic_report(served):
         d["code"] for d in plain["differential"]]
     [device] = _contained(body, "Device")
     assert device["version"][0]["value"] == "9.9.9-fake" and device["deviceName"][0]["name"] == "skin-cancer-detector"
+
+
+def test_a_client_request_id_fhir_would_refuse_as_an_id_still_gives_a_valid_report(served):
+    headers = {**FHIR, "X-Request-ID": "client_request:" + "x" * 100}
+    body = served.client.post("/predict", files=upload(images.jpeg()), headers=headers).json()
+    DiagnosticReport.model_validate(body)
+    assert body["identifier"][0]["value"] == headers["X-Request-ID"]
 
 
 def test_gradcam_report_presents_the_overlay(served):
@@ -75,6 +83,11 @@ def test_fhir_is_chosen_by_preference(served):
     accept = {"Accept": "application/json;q=0.4, application/fhir+json"}
     response = served.client.post("/predict", files=upload(images.jpeg()), headers=accept)
     assert response.headers["content-type"] == "application/fhir+json"
+
+
+def test_a_batch_asked_for_fhir_is_a_406(served):
+    response = served.client.post("/predict/batch", files=[("files", ("a.jpg", images.jpeg()))], headers=FHIR)
+    assert response.status_code == 406 and "one by one" in response.json()["detail"]
 
 
 def test_an_unsupported_accept_is_a_406_problem(served):

@@ -92,6 +92,10 @@ def test_request_parameters_set_the_operating_point(served):
     ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["not base64!"]}]}, 400, "base64"),
     ({"inputs": [{"name": "image", "shape": [1], "datatype": "FP32", "data": [1.0]}]}, 400, "datatype"),
     ({"inputs": [{"name": "image", "shape": [1, 2, 2, 3], "datatype": "UINT8", "data": [1] * 11}]}, 400, "integers"),
+    ({"inputs": [{"name": "image", "shape": [1, 8, 8, 3], "datatype": "UINT8", "data": [2**70] * 192}]}, 400,
+     "integers"),
+    ({"inputs": [{"name": "image", "shape": [1, 8, 8, 3], "datatype": "UINT8", "data": [1.5] * 192}]}, 400,
+     "integers"),
     ({"inputs": [{"name": "image", "shape": [1, 20, 20, 3], "datatype": "UINT8", "data": [300] * 1200}]}, 400,
      "0-255"),
     ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["bm90IGFuIGltYWdl"]}]}, 422,
@@ -114,6 +118,8 @@ def test_an_unknown_model_is_a_404(served):
 def test_not_ready_is_the_protocols_4xx(make_settings):
     with serving(make_settings(), FakeOpener(hold=True), wait=False) as running:
         assert running.client.get("/v2/health/ready").status_code == 400
+        loading = running.client.get(f"/v2/models/{MODEL}/ready")
+        assert loading.status_code == 400 and loading.json() == {"name": MODEL, "ready": False}
         response = running.client.post(INFER, json={"inputs": [_bytes_input(images.jpeg())]})
         assert response.status_code == 503 and "loading" in response.json()["error"]
         running.opener.release.set()

@@ -90,3 +90,13 @@ def test_differential_metrics_score_the_top_diagnosis_per_class():
     assert report["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 1.0) / 3), "absent classes are left out"
     assert report["balanced_accuracy_prevalence_adjusted"] == pytest.approx(report["balanced_accuracy"])
     assert np.array(report["confusion_matrix"]).sum() == 6 and report["confusion_matrix"][4][5] == 1
+
+
+def test_the_high_sensitivity_threshold_is_never_above_the_decision_threshold():
+    labels = np.array([0] * 5 + [1] * 10)
+    # perfectly separated: Youden takes the lowest positive (0.5); 90 % sensitivity alone would allow 0.55
+    scores = np.concatenate([np.linspace(0.05, 0.4, 5), np.linspace(0.5, 0.95, 10)])
+    assert high_sensitivity_threshold(labels, scores) > youden_threshold(labels, scores)
+    report = tune_thresholds(labels, scores)
+    assert report.high_sensitivity.threshold == report.threshold and "capped" in report.high_sensitivity.criterion
+    assert report.high_sensitivity.sensitivity >= 0.9
