@@ -39,6 +39,8 @@ from bench.common import (
     write_json,
 )
 from contract.preprocessing import preprocess_image
+from contract.schema import BundleFiles
+from contract.schema import LiteRTSignature as Sig
 
 ENDPOINTS = ("/predict", "/gradcam")
 REQUEST_TIMEOUT_S = 60.0
@@ -117,9 +119,11 @@ def raw_litert_p50(bundle: Path, jpeg: bytes, size: int) -> dict:
     """The denominator of the latency goal, measured here before the server starts (nothing else running)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(model_path=str(bundle / "model.tflite"), num_threads=2).get_signature_runner("serving_default")
+    # the forward-only signature: what /predict runs
+    interpreter = Interpreter(model_path=str(bundle / BundleFiles.LITERT_MODEL), num_threads=2)
+    runner = interpreter.get_signature_runner(Sig.PREDICT)
     batch = preprocess_image(jpeg, size)[None].astype(np.float32)
-    return time_calls(lambda: runner(images=batch), iterations=200, time_limit_s=10.0, warmup=5)
+    return time_calls(lambda: runner(**{Sig.IMAGES: batch}), iterations=200, time_limit_s=10.0, warmup=5)
 
 
 def seed_throughput(inference_json: Path, bundle_files: dict) -> float | None:

@@ -36,7 +36,9 @@ def test_every_listed_file_matches_its_hash_and_the_thresholds_name_this_model()
     contract = read_contract(SHIPPED)  # raises on any sha256 mismatch
     assert read_thresholds(SHIPPED).model_sha256 == contract.files[BundleFiles.KERAS_MODEL]
     assert read_thresholds(SHIPPED).split == "validation"
-    assert sum(path.stat().st_size for path in SHIPPED.glob("*") if path.is_file()) < 40 * 1024 * 1024
+    # 2.0's LiteRT file also holds the explain signature's backward pass (transposed copies of the last
+    # blocks' kernels), hence a larger budget than 1.x's 40 MiB.
+    assert sum(path.stat().st_size for path in SHIPPED.glob("*") if path.is_file()) < 60 * 1024 * 1024
 
 
 def test_the_service_serves_it_on_litert_and_reports_its_test_metrics(served, test_metrics):
