@@ -1,7 +1,7 @@
 """The explanation map drawn honestly, in numpy and Pillow only (no matplotlib/OpenCV at serving time).
 
 Every map is put on the bundle's one absolute scale (`ExplanationSpec.display_scale`), not on its own
-maximum, so a weak map looks weak; colour opacity grows with the level, so weak regions leave the lesion
+maximum, so a weak map looks weak; colour and opacity grow with the level, so weak regions leave the lesion
 visible; and the map is stretched back over the original image's aspect ratio, since the model saw the
 whole field of view squashed to a square.
 """
@@ -16,7 +16,7 @@ from PIL import Image
 
 from contract.schema import ExplanationSpec
 
-MAX_OPACITY = 0.6  # at full level; the lesion stays visible under the strongest colours
+MAX_OPACITY = 0.65  # at full level; the lesion stays visible under the strongest colours
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,9 @@ def overlay(display: np.ndarray, raw_map: np.ndarray, scale: float) -> np.ndarra
     height, width = display.shape[:2]
     level = levels(raw_map, width, height, scale)  # (h, w)
     heat = JET_TABLE[np.rint(level * 255.0).astype(np.uint8)].astype(np.float32)
-    opacity = (MAX_OPACITY * level)[..., None]
+    # opacity grows with the square root of the level: a typical map stays visible, a weak one stays faint,
+    # and an empty one leaves the photo untouched
+    opacity = (MAX_OPACITY * np.sqrt(level))[..., None]
     return np.rint(display.astype(np.float32) * (1.0 - opacity) + heat * opacity).astype(np.uint8)
 
 
