@@ -20,6 +20,7 @@ from service.api.open_inference import (
     model_metadata,
     parse_inference,
 )
+from service.api.problems import problem_responses
 from service.errors import ServiceError, UnknownModel
 from service.inference.dataplane import Assessment
 from service.inference.model import LesionModel, ReadyModel
@@ -27,7 +28,20 @@ from service.inference.model import LesionModel, ReadyModel
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 model_router = APIRouter(prefix="/v2/models", tags=["open inference protocol"],
                          dependencies=[Depends(require_api_key)])
-_ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}}
+_ERROR_SCHEMA = {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
+_ERROR = {"content": {"application/json": _ERROR_SCHEMA}}
+
+
+def _responses(*protocol: int, problems: tuple[int, ...] = ()) -> dict[int | str, dict]:
+    """The protocol's {"error"} answers, and the problem+json ones the middleware and the key check give."""
+    documented: dict[int | str, dict] = {status: {"description": "Open Inference error", **_ERROR}
+                                         for status in protocol}
+    for status, entry in problem_responses(*problems).items():
+        if status in documented:
+            documented[status]["content"].update(entry["content"])
+        else:
+            documented[status] = entry
+    return documented
 
 
 @router.get("/health/live")
@@ -36,13 +50,13 @@ async def read_server_live() -> dict:
     return {"live": True}
 
 
-@router.get("/health/ready", responses={400: _ERROR})
+@router.get("/health/ready", responses=_responses(400))
 async def read_server_ready(model: ModelDep) -> JSONResponse:
     """200 once the model is ready; the protocol's 4xx (400) until then."""
     return JSONResponse({"ready": model.ready}, status_code=200 if model.ready else 400)
 
 
-@model_router.get("/{name}", response_model=ModelMetadata, responses={404: _ERROR, 503: _ERROR})
+@model_router.get("/{name}", response_model=ModelMetadata, responses=_responses(404, 503, problems=(401,)))
 async def read_model_metadata(name: str, model: ModelDep) -> Response:
     """The model's name, version, and its input and output tensors."""
     try:
@@ -53,7 +67,7 @@ async def read_model_metadata(name: str, model: ModelDep) -> Response:
     return json_response(model_metadata(contract.model_name, contract.model_version, len(contract.output.classes)))
 
 
-@model_router.get("/{name}/ready", responses={400: _ERROR, 404: _ERROR})
+@model_router.get("/{name}/ready", responses=_responses(400, 404, problems=(401,)))
 async def read_model_ready(name: str, model: ModelDep) -> JSONResponse:
     """200 with ready=true once this model serves; 400 with ready=false (the protocol's 'not ready') before."""
     if not model.ready:  # the bundle, and so the model's name, is not known until it has loaded
@@ -64,7 +78,8 @@ async def read_model_ready(name: str, model: ModelDep) -> JSONResponse:
     return JSONResponse({"name": name, "ready": True})
 
 
-@model_router.post("/{name}/infer", response_model=InferResponse, responses={400: _ERROR, 404: _ERROR, 503: _ERROR})
+@model_router.post("/{name}/infer", response_model=InferResponse,
+                   responses=_responses(400, 404, 413, 415, 422, 503, problems=(401, 413, 503)))
 async def infer(name: str, request: Request, model: ModelDep, dataplane: DataPlaneDep,
                 settings: SettingsDep) -> Response:
     """Classify the images of the `image` input: BYTES [N] (base64 files) or UINT8 [N, H, W, 3].
