@@ -29,13 +29,13 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 model_router = APIRouter(prefix="/v2/models", tags=["open inference protocol"],
                          dependencies=[Depends(require_api_key)])
 _ERROR_SCHEMA = {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
-_ERROR = {"content": {"application/json": _ERROR_SCHEMA}}
 
 
 def _responses(*protocol: int, problems: tuple[int, ...] = ()) -> dict[int | str, dict]:
     """The protocol's {"error"} answers, and the problem+json ones the middleware and the key check give."""
-    documented: dict[int | str, dict] = {status: {"description": "Open Inference error", **_ERROR}
-                                         for status in protocol}
+    documented: dict[int | str, dict] = {
+        status: {"description": "Open Inference error", "content": {"application/json": dict(_ERROR_SCHEMA)}}
+        for status in protocol}
     for status, entry in problem_responses(*problems).items():
         if status in documented:
             documented[status]["content"].update(entry["content"])
