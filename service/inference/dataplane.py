@@ -28,7 +28,7 @@ from service.inference.heatmap import MapSummary, overlay_png, summarise
 from service.inference.input_check import InputWarning, WarningCode
 from service.inference.model import ModelIdentity, ReadyModel
 
-DISPLAY_SIDE = 384  # longer side of the explanation overlay, in the original aspect ratio
+DISPLAY_SIDE = 256  # longer side of the explanation overlay, in the original aspect ratio (PNG encoding grows with it)
 
 
 class ExplanationTarget(enum.StrEnum):

@@ -46,19 +46,22 @@ def jet(values: np.ndarray) -> np.ndarray:
     return np.rint(rgb * 255.0).astype(np.uint8)
 
 
-# The ramp sampled at 256 levels: colouring becomes one table lookup per pixel (it is on /gradcam's path).
-JET_TABLE = jet(np.linspace(0.0, 1.0, 256, dtype=np.float32))
+# Colour and opacity sampled at 256 levels: drawing becomes table lookups per pixel (it is on /gradcam's path).
+# Opacity grows with the square root of the level: a typical map stays visible, a weak one stays faint, and an
+# empty one leaves the photo untouched.
+_LEVELS = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+JET_TABLE = jet(_LEVELS)
+OPACITY_TABLE = (MAX_OPACITY * np.sqrt(_LEVELS)).astype(np.float32)
+_TINT_TABLE = (OPACITY_TABLE[:, None] * JET_TABLE.astype(np.float32)).astype(np.float32)  # opacity x colour
 
 
 def overlay(display: np.ndarray, raw_map: np.ndarray, scale: float) -> np.ndarray:
     """Blend the coloured map over display (h, w, 3) uint8, opacity growing with the level."""
     height, width = display.shape[:2]
-    level = levels(raw_map, width, height, scale)  # (h, w)
-    heat = JET_TABLE[np.rint(level * 255.0).astype(np.uint8)].astype(np.float32)
-    # opacity grows with the square root of the level: a typical map stays visible, a weak one stays faint,
-    # and an empty one leaves the photo untouched
-    opacity = (MAX_OPACITY * np.sqrt(level))[..., None]
-    return np.rint(display.astype(np.float32) * (1.0 - opacity) + heat * opacity).astype(np.uint8)
+    index = np.rint(levels(raw_map, width, height, scale) * 255.0).astype(np.uint8)  # (h, w)
+    keep = (1.0 - OPACITY_TABLE)[index][..., None]  # (h, w, 1)
+    blended = display * keep + _TINT_TABLE[index]  # (h, w, 3) float32
+    return np.rint(blended).astype(np.uint8)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
