@@ -85,7 +85,7 @@ def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: t
     learning_rate = config.learning_rate_frozen if phase == "frozen" else config.learning_rate_finetune
     with strategy.scope():
         compile_model(model, learning_rate)
-    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1,
+    model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1, shuffle=False,  # tf.data shuffles
               callbacks=phase_callbacks(phase, config, checkpoints))
     best = checkpoints / f"{phase}-best.weights.h5"
     if phase == "finetune" and best.exists():
