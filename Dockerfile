@@ -53,7 +53,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 # Owned by root, readable by all: the service user cannot alter its model.
-# .dockerignore keeps models/pretrained/ (training only) and the evaluation plots out.
+# .dockerignore keeps models/pretrained/ and models/dataset_report/ (training only) out; every file the
+# contract lists (plots included) stays in, since the service checks all their hashes at load.
 COPY models/ /app/models/
 
 USER 10001:10001
