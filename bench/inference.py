@@ -126,7 +126,7 @@ def measure_service_steps(jpeg: bytes, size: int, bundle: Path, contract, budget
         "input_check": time_calls(lambda: check.warnings(prepared.pixels, prepared.original_size, features),
                                   **budget),
         "explanation_overlay_png": time_calls(
-            lambda: overlay_png(prepared.display, raw_map, contract.explanation.display_scale), **budget),
+            lambda: overlay_png(prepared.display, raw_map, contract.explanation), **budget),
     }
 
 

@@ -121,7 +121,9 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
                   display_side: int | None = None) -> PreparedImage:
     """preprocess_image, plus the size the image was sent at and, with display_side, an upright copy whose
     longer side is at most display_side pixels (the explanation overlay is drawn on it)."""
-    image = decode_image(data, max_pixels, min_size=max(image_size, display_side or 0))
+    # decoded exactly as preprocess_image decodes, so /gradcam's model input equals /predict's; the display
+    # copy comes from the same decode (never below the model's size, so at least 192 px on the short side)
+    image = decode_image(data, max_pixels, min_size=image_size)
     original_size = _declared_size(data, fallback=image.size)
     display = None
     if display_side is not None:

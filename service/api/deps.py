@@ -108,6 +108,14 @@ def _by_preference(accept: str) -> list[str]:
 ResponseFormatDep = Annotated[str, Depends(get_response_format)]
 
 
+def require_json(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
+    """For endpoints that answer JSON only: 406 unless the Accept header allows JSON somewhere."""
+    offered = _by_preference(accept or "") or ["*/*"]
+    if not any(media_type in (JSON_MEDIA_TYPE, "application/*", "*/*") for media_type in offered):
+        raise NotAcceptable(f"this endpoint answers {JSON_MEDIA_TYPE} only (send images one by one for FHIR "
+                            f"reports); the request accepts only {', '.join(offered)}")
+
+
 @dataclass(frozen=True)
 class FhirContext:
     """What a FHIR answer passes through from the request."""

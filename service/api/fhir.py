@@ -46,7 +46,7 @@ def diagnostic_report(assessment: Assessment, context: RequestContext, fhir: Fhi
         "resourceType": "DiagnosticReport",
         "id": uuid.uuid4().hex,  # a FHIR id allows fewer characters than a client's X-Request-ID
         "meta": {"security": [AI_ASSERTED]},
-        "identifier": [{"system": f"{SYSTEM}:request-id", "value": context.request_id}],
+        "identifier": [{"system": f"{SYSTEM}:service-request-id", "value": context.request_id}],
         "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>'
                                               f"{html.escape(DISCLAIMER)}</p></div>"},
         "contained": [device(assessment.model, model_sha256), *observations],
@@ -60,8 +60,8 @@ def diagnostic_report(assessment: Assessment, context: RequestContext, fhir: Fhi
     }
     if fhir.subject:
         report["subject"] = {"reference": fhir.subject}
-    if fhir.identifier:
-        report["identifier"].append({"system": f"{SYSTEM}:request", "value": fhir.identifier})
+    if fhir.identifier:  # the client's own identifier first, the service's request id after it
+        report["identifier"].insert(0, {"system": f"{SYSTEM}:client-identifier", "value": fhir.identifier})
     if explanation is not None:
         report["presentedForm"] = [{
             "contentType": "image/png",

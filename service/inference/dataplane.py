@@ -124,7 +124,7 @@ class DataPlane:
                    else explained.maps_non_cancerous)[0]
         started = time.perf_counter()
         spec, display = ready.bundle.contract.explanation, _display_of(image)
-        png = overlay_png(display, raw_map, spec.display_scale)
+        png = overlay_png(display, raw_map, spec)
         height, width = display.shape[:2]
         return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), png, (width, height),
                            _ms_since(started))

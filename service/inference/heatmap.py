@@ -55,10 +55,15 @@ OPACITY_TABLE = (MAX_OPACITY * np.sqrt(_LEVELS)).astype(np.float32)
 _TINT_TABLE = (OPACITY_TABLE[:, None] * JET_TABLE.astype(np.float32)).astype(np.float32)  # opacity x colour
 
 
-def overlay(display: np.ndarray, raw_map: np.ndarray, scale: float) -> np.ndarray:
-    """Blend the coloured map over display (h, w, 3) uint8, opacity growing with the level."""
+def overlay(display: np.ndarray, raw_map: np.ndarray, scale: float, empty_below: float = 0.0) -> np.ndarray:
+    """Blend the coloured map over display (h, w, 3) uint8, opacity growing with the level.
+
+    Values below `empty_below` (the bundle's "no region stood out" level) are not drawn at all, so an empty
+    map leaves the photo exactly as it was."""
     height, width = display.shape[:2]
-    index = np.rint(levels(raw_map, width, height, scale) * 255.0).astype(np.uint8)  # (h, w)
+    level = levels(raw_map, width, height, scale)
+    level[level < empty_below / scale] = 0.0
+    index = np.rint(level * 255.0).astype(np.uint8)  # (h, w)
     keep = (1.0 - OPACITY_TABLE)[index][..., None]  # (h, w, 1)
     blended = display * keep + _TINT_TABLE[index]  # (h, w, 3) float32
     return np.rint(blended).astype(np.uint8)
@@ -72,5 +77,5 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def overlay_png(display: np.ndarray, raw_map: np.ndarray, scale: float) -> bytes:
-    return encode_png(overlay(display, raw_map, scale))
+def overlay_png(display: np.ndarray, raw_map: np.ndarray, spec: ExplanationSpec) -> bytes:
+    return encode_png(overlay(display, raw_map, spec.display_scale, spec.empty_below))

@@ -18,13 +18,14 @@ from service.api.deps import (
     UploadedImageDep,
     UrlImageDep,
     require_api_key,
+    require_json,
 )
 from service.api.encode import batch_response, prediction_response
 from service.api.fhir import fhir_response
 from service.api.problems import problem_responses
 from service.api.schemas import BatchResponse, PredictionResponse
 from service.api.uploads import read_capped
-from service.errors import NotAcceptable, PayloadTooLarge, TooManyFiles
+from service.errors import PayloadTooLarge, TooManyFiles
 from service.inference.dataplane import Assessment
 from service.inference.model import ReadyModel
 
@@ -62,20 +63,17 @@ def _answer(assessment: Assessment, ready: ReadyModel, answer: str, fhir, contex
     return prediction_response(assessment, context, fetch_ms=fetch_ms)
 
 
-@router.post("/predict/batch", response_model=BatchResponse,
+@router.post("/predict/batch", response_model=BatchResponse, dependencies=[Depends(require_json)],
              responses=problem_responses(400, 401, 406, 413, 422, 503))
 async def predict_batch(
     files: Annotated[list[UploadFile], File(description="Images, as repeated multipart fields `files`.")],
     ready: ReadyModelDep,
     policy: RequestPolicyDep,
-    answer: ResponseFormatDep,
     settings: SettingsDep,
     dataplane: DataPlaneDep,
     context: RequestContextDep,
 ) -> Response:
     """Classify up to MAX_BATCH_FILES images in one engine call; a bad item fails alone."""
-    if answer == FHIR_MEDIA_TYPE:
-        raise NotAcceptable("a batch answers application/json only; send images one by one for FHIR reports")
     if len(files) > settings.max_batch_files:
         raise TooManyFiles(f"{len(files)} files sent; the limit is {settings.max_batch_files} per batch")
     payloads = [await _read_or_error(file, settings.max_upload_bytes) for file in files]

@@ -84,7 +84,8 @@ def _overlay(body: dict) -> np.ndarray:
 
 
 def test_gradcam_returns_prediction_differential_and_overlay_in_the_images_aspect(served):
-    response = served.client.post("/gradcam", files=upload(images.jpeg(96, 80)))
+    # a PNG: JPEGs may be decoded at a reduced scale (never below the model's input size, 32 px here)
+    response = served.client.post("/gradcam", files=upload(images.png(96, 80)))
     assert response.status_code == 200, response.text
     body = response.json()
     assert 0 <= body["probability"] <= 1 and "not a diagnosis" in body["disclaimer"]
@@ -112,12 +113,14 @@ def test_gradcam_target_picks_whose_evidence_is_drawn(served):
     for_benign = served.client.post("/gradcam?target=non-cancerous", files=halves).json()
     assert for_cancer["explanation"]["target"] == "cancerous"
     assert for_benign["explanation"]["target"] == "non-cancerous"
-    original = np.zeros((64, 64, 3), dtype=int)
-    original[:, 32:] = 255
-    tint_cancer = np.abs(_overlay(for_cancer) - original).mean(axis=(0, 2))  # per column
+    drawn = _overlay(for_cancer)
+    original = np.zeros(drawn.shape, dtype=int)  # the 64 px JPEG may be decoded at half scale
+    original[:, drawn.shape[1] // 2 :] = 255
+    tint_cancer = np.abs(drawn - original).mean(axis=(0, 2))  # per column
     tint_benign = np.abs(_overlay(for_benign) - original).mean(axis=(0, 2))
-    assert tint_cancer[-8:].mean() > tint_cancer[:8].mean() + 20, "bright half tinted for 'cancerous'"
-    assert tint_benign[:8].mean() > tint_benign[-8:].mean() + 20, "dark half tinted for 'non-cancerous'"
+    edge = drawn.shape[1] // 8
+    assert tint_cancer[-edge:].mean() > tint_cancer[:edge].mean() + 20, "bright half tinted for 'cancerous'"
+    assert tint_benign[:edge].mean() > tint_benign[-edge:].mean() + 20, "dark half tinted for 'non-cancerous'"
 
 
 def test_gradcam_says_when_no_region_stood_out(served):
@@ -144,3 +147,11 @@ def test_gradcam_needs_exactly_one_source(served):
 def test_gradcam_bad_image_is_a_problem(served):
     response = served.client.post("/gradcam", files=upload(images.truncated_jpeg()))
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
+
+
+def test_gradcam_sees_exactly_the_model_input_predict_sees(served):
+    large = images.jpeg(900, 600)  # large enough for libjpeg's reduced-scale decoding to apply
+    predicted = served.client.post("/predict", files=upload(large)).json()
+    explained = served.client.post("/gradcam", files=upload(large)).json()
+    assert explained["probability"] == predicted["probability"]
+    assert served.engine.calls[-1].tobytes() == served.engine.calls[-2].tobytes()

@@ -26,8 +26,8 @@ def test_predict_answers_a_valid_preliminary_diagnostic_report(served):
     body = response.json()
     report = DiagnosticReport.model_validate(body)  # raises on anything FHIR R4 does not allow
     assert report.status == "preliminary" and report.category[0].coding[0].code == "IMG"
-    assert body["subject"] == {"reference": "Patient/123"} and body["identifier"][-1]["value"] == "order-42"
-    assert body["identifier"][0]["value"] == response.headers["x-request-id"]
+    assert body["subject"] == {"reference": "Patient/123"} and body["identifier"][0]["value"] == "order-42"
+    assert body["identifier"][1]["value"] == response.headers["x-request-id"]
     assert body["meta"]["security"][0]["code"] == "AIAST", "AI-generated content is labelled"
     assert "not a diagnosis" in body["text"]["div"].lower() and "not a diagnosis" in body["conclusion"].lower()
     assert plain["label"] in body["conclusion"]
@@ -85,9 +85,12 @@ def test_fhir_is_chosen_by_preference(served):
     assert response.headers["content-type"] == "application/fhir+json"
 
 
-def test_a_batch_asked_for_fhir_is_a_406(served):
-    response = served.client.post("/predict/batch", files=[("files", ("a.jpg", images.jpeg()))], headers=FHIR)
+def test_a_batch_asked_for_fhir_only_is_a_406_and_json_when_json_is_acceptable(served):
+    files = [("files", ("a.jpg", images.jpeg()))]
+    response = served.client.post("/predict/batch", files=files, headers=FHIR)
     assert response.status_code == 406 and "one by one" in response.json()["detail"]
+    either = {"Accept": "application/fhir+json, application/json;q=0.9"}
+    assert served.client.post("/predict/batch", files=files, headers=either).status_code == 200
 
 
 def test_an_unsupported_accept_is_a_406_problem(served):

@@ -40,6 +40,13 @@ def test_an_empty_map_leaves_the_image_untouched():
     assert np.array_equal(overlay(image, np.zeros((2, 2)), SPEC.display_scale), image)
 
 
+def test_a_map_below_the_empty_level_is_not_drawn():
+    image = np.full((30, 40, 3), 200, dtype=np.uint8)
+    just_under = np.full((2, 2), SPEC.empty_below * 0.99)
+    assert np.array_equal(overlay(image, just_under, SPEC.display_scale, SPEC.empty_below), image)
+    assert not np.array_equal(overlay(image, just_under * 3, SPEC.display_scale, SPEC.empty_below), image)
+
+
 def test_a_full_map_tints_at_most_to_the_maximum_opacity():
     image = np.zeros((8, 8, 3), dtype=np.uint8)
     drawn = overlay(image, np.full((2, 2), 100.0), SPEC.display_scale).astype(float)
@@ -54,6 +61,6 @@ def test_jet_runs_from_blue_to_red():
 
 
 def test_overlay_png_has_the_display_size():
-    png = overlay_png(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC.display_scale)
+    png = overlay_png(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC)
     decoded = Image.open(io.BytesIO(png))
     assert decoded.format == "PNG" and decoded.size == (40, 30) and decoded.mode == "RGB"
