@@ -35,16 +35,25 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: in
 
     With `min_size`, a JPEG may be decoded at a reduced scale that keeps both sides >= min_size.
     """
+    return _decode(data, max_pixels, min_size)[0]
+
+
+def _decode(data: bytes, max_pixels: int, min_size: int | None) -> tuple[Image.Image, tuple[int, int]]:
+    """The upright image, and the (width, height) it was sent at, upright (a JPEG may decode smaller)."""
     if not data:
         raise InvalidImage("the image is empty (0 bytes)")
-    image = _open_checked(data, max_pixels, min_size)
+    image, declared = _open_checked(data, max_pixels, min_size)
     try:
-        return ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
     except Exception as error:  # hostile EXIF blocks raise struct/KeyError/TypeError variants, not OSError
         raise InvalidImage("the image's EXIF metadata is corrupt") from error
+    if upright.size != image.size:  # the orientation turned it a quarter: so does the declared size
+        declared = (declared[1], declared[0])
+    return upright, declared
 
 
-def _open_checked(data: bytes, max_pixels: int, min_size: int | None) -> Image.Image:
+def _open_checked(data: bytes, max_pixels: int,
+                  min_size: int | None) -> tuple[Image.Image, tuple[int, int]]:
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:  # Pillow's own hard limit (2x Image.MAX_IMAGE_PIXELS)
@@ -68,7 +77,7 @@ def _open_checked(data: bytes, max_pixels: int, min_size: int | None) -> Image.I
         raise ImageTooLarge(f"the image is too large to decode ({error})") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidImage(f"the {image.format} data is truncated or corrupt") from error
-    return image
+    return image, (width, height)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -123,8 +132,7 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     longer side is at most display_side pixels (the explanation overlay is drawn on it)."""
     # decoded exactly as preprocess_image decodes, so /gradcam's model input equals /predict's; the display
     # copy comes from the same decode (never below the model's size, so at least 192 px on the short side)
-    image = decode_image(data, max_pixels, min_size=image_size)
-    original_size = _declared_size(data, fallback=image.size)
+    image, original_size = _decode(data, max_pixels, min_size=image_size)
     display = None
     if display_side is not None:
         copy = to_rgb(image)
@@ -140,19 +148,3 @@ def prepare_pixels(pixels: np.ndarray, image_size: int) -> PreparedImage:
         raise InvalidImage(f"an image tensor must be (H, W, 3) with sides of at least {MIN_SIDE}; got {array.shape}")
     height, width = array.shape[:2]
     return PreparedImage(resize_for_model(Image.fromarray(array), image_size), (width, height), None)
-
-
-_ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
-
-
-def _declared_size(data: bytes, fallback: tuple[int, int]) -> tuple[int, int]:
-    """(width, height) upright, from the header: decode_image may have decoded a JPEG at a reduced scale.
-
-    Called only on bytes decode_image accepted; any header oddity falls back to the decoded size."""
-    try:
-        with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-            orientation = header.getexif().get(0x0112, 1)
-    except Exception:  # hostile metadata raises a zoo of types; the decoded size is a safe answer
-        return fallback
-    return (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)

@@ -73,6 +73,7 @@ RequestPolicyDep = Annotated[DecisionPolicy, Depends(get_request_policy)]
 
 JSON_MEDIA_TYPE = "application/json"
 FHIR_MEDIA_TYPE = "application/fhir+json"
+JSON_RANGES = frozenset({JSON_MEDIA_TYPE, "application/*", "*/*"})  # Accept values that a JSON answer satisfies
 
 
 def get_response_format(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
@@ -81,7 +82,7 @@ def get_response_format(accept: Annotated[str | None, Header(include_in_schema=F
     for media_type in offered or ["*/*"]:
         if media_type == FHIR_MEDIA_TYPE:
             return FHIR_MEDIA_TYPE
-        if media_type in (JSON_MEDIA_TYPE, "application/*", "*/*"):
+        if media_type in JSON_RANGES:
             return JSON_MEDIA_TYPE
     raise NotAcceptable(f"this endpoint answers {JSON_MEDIA_TYPE} or {FHIR_MEDIA_TYPE}; the request accepts "
                         f"only {', '.join(offered)}")
@@ -111,7 +112,7 @@ ResponseFormatDep = Annotated[str, Depends(get_response_format)]
 def require_json(accept: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
     """For endpoints that answer JSON only: 406 unless the Accept header allows JSON somewhere."""
     offered = _by_preference(accept or "") or ["*/*"]
-    if not any(media_type in (JSON_MEDIA_TYPE, "application/*", "*/*") for media_type in offered):
+    if not any(media_type in JSON_RANGES for media_type in offered):
         raise NotAcceptable(f"this endpoint answers {JSON_MEDIA_TYPE} only (send images one by one for FHIR "
                             f"reports); the request accepts only {', '.join(offered)}")
 

@@ -126,3 +126,18 @@ def test_training_sized_images_and_other_formats_are_decoded_in_full():
     assert decode_image(encode(photo_like(1600, 1200), "PNG"), min_size=192).size == (1600, 1200)
     data = encode(photo_like(200, 150), "JPEG")
     np.testing.assert_array_equal(preprocess_image(data, 192), full_decode_then_resize(data, 192))
+
+
+@pytest.mark.parametrize(("orientation", "expected"), [(None, (900, 600)), (1, (900, 600)), (6, (600, 900)),
+                                                        (8, (600, 900)), (3, (900, 600))])
+def test_prepared_image_reports_the_sent_size_upright_even_when_decoded_smaller(orientation, expected):
+    from contract.preprocessing import prepare_image
+
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.new("RGB", (900, 600), (120, 80, 60)).save(buffer, format="JPEG", exif=exif.tobytes())
+    prepared = prepare_image(buffer.getvalue(), 64, display_side=256)  # 900x600 decodes at 1/8 scale here
+    assert prepared.original_size == expected
+    assert max(prepared.display.shape[:2]) <= 256 and prepared.pixels.shape == (64, 64, 3)
