@@ -39,10 +39,17 @@ def _open(page, server: LiveServer) -> None:
     assert "Decision support, not a diagnosis" in page.inner_text("#notice")
 
 
-def _wait_for_images(page) -> None:
-    page.wait_for_function(
-        "['heatmap-image', 'original-image', 'overlay-base'].every(id => document.getElementById(id).naturalWidth > 0)"
-    )
+IMAGE_IDS = ["heatmap-image", "original-image", "overlay-base"]
+
+
+def _wait_for_images(page, timeout_ms: int = 30_000) -> None:
+    # Polled from Python with page.evaluate: wait_for_function's string predicate is compiled in the page,
+    # which the page's own Content-Security-Policy (no 'unsafe-eval') sometimes refuses, failing the test.
+    for _ in range(timeout_ms // 100):
+        if page.evaluate("ids => ids.every(id => document.getElementById(id).naturalWidth > 0)", IMAGE_IDS):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"images not loaded within {timeout_ms} ms: {IMAGE_IDS}")
 
 
 def test_upload_shows_probability_label_threshold_differential_and_map(
