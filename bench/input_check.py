@@ -1,36 +1,38 @@
 """How often the input check flags each kind of image, through the service's own engine and check.
 
-    python -m bench.input_check [--model-dir models] [--limit N] [--quick] [--json PATH]
+    python -m bench.input_check [--model-dir models] [--limit N] [--quick] [--ranks 32,128,1280] [--json PATH]
 
 Proxy sets (the real targets, other clinics' dermoscopy and smartphone photos, are not available here):
 
 - everyday: the photographs scikit-image and scikit-learn ship, plus synthetic flat colours, noise, a
   screenshot-like text image and a document page: all should get `out_of_distribution`;
 - ham_validation / ham_test: the bundle's own HAM10000 splits (validation is where the threshold was set);
-- ham_test_other_camera: the test split re-photographed in software: 3x upscaled, a colour cast, re-encoded
-  as JPEG at quality 70 (what another dermatoscope and camera pipeline change); should mostly pass;
+- ham_validation_other_camera / ham_test_other_camera: the split re-photographed in software: 3x upscaled, a
+  colour cast, re-encoded as JPEG at quality 70 (what another dermatoscope and camera pipeline change); should
+  mostly pass (the validation copy is the one to choose on, the test copy the one to report);
 - ham_test_blurred / _dark / _bright: degraded copies that should get `blurry` / `underexposed` / `overexposed`.
 
-Also the check's cost per request (the Mahalanobis distance and the quality measures, after the engine).
+Also the check's cost per request: inference alone against inference plus the check, side by side. With
+--ranks, the out-of-distribution rates of the distance refitted at several ranks (how the rank was chosen).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from bench.common import REPO_ROOT, choose_bundle, machine_info, results_path, summarise_ms, write_json
+from bench.common import REPO_ROOT, choose_bundle, machine_info, results_path, time_calls, write_json
 from contract.bundle import read_contract
 from contract.input_check import FeatureStatistics
 from contract.preprocessing import prepare_image
-from contract.schema import BundleFiles
+from contract.schema import BundleFiles, InputCheckSpec
 from service.inference.input_check import InputCheck, WarningCode
 from service.inference.litert_engine import LiteRTEngine
 
@@ -107,23 +109,37 @@ def bright(image: Image.Image) -> Image.Image:
     return ImageEnhance.Brightness(image).enhance(1.9)
 
 
-def flag_rates(images: dict[str, bytes], engine: LiteRTEngine, check: InputCheck, size: int,
-               timings: list[float]) -> dict:
-    counts: dict[str, int] = dict.fromkeys((code.value for code in WarningCode), 0)
-    flagged_any, distances, unflagged = 0, [], []
+@dataclass(frozen=True)
+class Measured:
+    """One image as the service sees it: the model input, the size it was sent at, its pooled features."""
+
+    name: str
+    pixels: np.ndarray
+    original_size: tuple[int, int]
+    features: np.ndarray
+
+
+def measure_set(images: dict[str, bytes], engine: LiteRTEngine, size: int) -> list[Measured]:
+    measured = []
     for name, data in images.items():
         prepared = prepare_image(data, size)
         forward = engine.predict(prepared.pixels[None].astype(np.float32))
-        started = time.perf_counter()
-        warnings = check.warnings(prepared.pixels, prepared.original_size, forward.features[0])
-        timings.append((time.perf_counter() - started) * 1000)
-        distances.append(check.distance(forward.features[0]))
+        measured.append(Measured(name, prepared.pixels, prepared.original_size, forward.features[0].copy()))
+    return measured
+
+
+def flag_rates(images: list[Measured], check: InputCheck) -> dict:
+    counts: dict[str, int] = dict.fromkeys((code.value for code in WarningCode), 0)
+    flagged_any, distances, unflagged = 0, [], []
+    for image in images:
+        warnings = check.warnings(image.pixels, image.original_size, image.features)
+        distances.append(check.distance(image.features))
         codes = {warning.code.value for warning in warnings}
         for code in codes:
             counts[code] += 1
         flagged_any += bool(codes)
         if WarningCode.OUT_OF_DISTRIBUTION.value not in codes:
-            unflagged.append(name)
+            unflagged.append(image.name)
     n = len(images)
     return {"n": n, "any_warning": round(flagged_any / n, 4),
             **{code: round(count / n, 4) for code, count in counts.items()},
@@ -131,39 +147,99 @@ def flag_rates(images: dict[str, bytes], engine: LiteRTEngine, check: InputCheck
             "not_out_of_distribution": unflagged[:10]}
 
 
+def check_cost(engine: LiteRTEngine, check: InputCheck, image: Measured, rounds: int = 6,
+               calls: int = 100) -> dict:
+    """What the check adds to a request, measured side by side in one run: inference alone against inference
+    followed by the check, in alternating rounds. The difference includes what the check's memory traffic
+    costs the next inference (its statistics evict model weights from cache), which timing the check alone
+    after an inference would miss."""
+    batch = image.pixels[None].astype(np.float32)
+
+    def inference() -> None:
+        engine.predict(batch)
+
+    def inference_and_check() -> None:
+        forward = engine.predict(batch)
+        check.warnings(image.pixels, image.original_size, forward.features[0])
+
+    alone: list[float] = []
+    checked: list[float] = []
+    for _ in range(rounds):
+        alone.append(time_calls(inference, iterations=calls, time_limit_s=10.0, warmup=5)["p50_ms"])
+        checked.append(time_calls(inference_and_check, iterations=calls, time_limit_s=10.0, warmup=5)["p50_ms"])
+    isolated = time_calls(lambda: check.warnings(image.pixels, image.original_size, image.features),
+                          iterations=500, time_limit_s=10.0, warmup=5)
+    return {"inference_p50_ms": round(float(np.median(alone)), 3),
+            "inference_and_check_p50_ms": round(float(np.median(checked)), 3),
+            "added_per_request_ms": round(float(np.median(checked) - np.median(alone)), 3),
+            "check_alone_p50_ms": isolated["p50_ms"], "rounds": rounds, "calls_per_round": calls}
+
+
+def compare_ranks(bundle: Path, engine: LiteRTEngine, spec: InputCheckSpec, sets: dict[str, list[Measured]],
+                  ranks: list[int], size: int) -> dict:
+    """Out-of-distribution flag rates of the distance fitted at each rank (the threshold at the same
+    validation percentile each time), from the training split's features through this engine, and what the
+    check adds to a request at that rank."""
+    from training.input_check import DISTANCE_PERCENTILE, fit_feature_statistics
+
+    train = np.stack([image.features for image in measure_set(ham_images(bundle, "train", None), engine, size)])
+    table = {}
+    for rank in ranks:
+        statistics = fit_feature_statistics(train, directions=rank)
+        threshold = np.percentile(statistics.distance(_features(sets["ham_validation"])), DISTANCE_PERCENTILE)
+        row = {name: round(float((statistics.distance(_features(images)) > threshold).mean()), 4)
+               for name, images in sets.items()}
+        check = InputCheck(spec.model_copy(update={"distance_threshold": float(threshold)}), statistics)
+        row["added_per_request_ms"] = check_cost(engine, check, sets["ham_test"][0], rounds=4)["added_per_request_ms"]
+        table[str(rank)] = row
+        print(f"rank {rank:5}: " + ", ".join(f"{name} {rate}" for name, rate in row.items()), flush=True)
+    return table
+
+
+def _features(images: list[Measured]) -> np.ndarray:
+    return np.stack([image.features for image in images])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--limit", type=int, help="at most N images of each HAM10000 set")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 images of each HAM10000 set")
+    parser.add_argument("--ranks", help="also compare the out-of-distribution rates of the distance refitted "
+                                        "at these ranks, e.g. 32,64,128,256,1280 (needs the training split)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     bundle = choose_bundle(args.model_dir)
     contract = read_contract(bundle.path)
+    size = contract.input.image_size
     limit = 20 if args.quick else args.limit
     engine = LiteRTEngine(bundle.path / BundleFiles.LITERT_MODEL, contract, num_threads=2, pool_size=1)
     check = InputCheck(contract.input_check, FeatureStatistics.load(bundle.path / BundleFiles.INPUT_CHECK))
-    sets = {
+    sets = {name: measure_set(images, engine, size) for name, images in {
         "everyday": everyday_images(),
         "ham_validation": ham_images(bundle.path, "validation", limit),
+        "ham_validation_other_camera": ham_images(bundle.path, "validation", limit, other_camera, quality=70),
         "ham_test": ham_images(bundle.path, "test", limit),
         "ham_test_other_camera": ham_images(bundle.path, "test", limit, other_camera, quality=70),
         "ham_test_blurred": ham_images(bundle.path, "test", limit, blurred),
         "ham_test_dark": ham_images(bundle.path, "test", limit, dark),
         "ham_test_bright": ham_images(bundle.path, "test", limit, bright),
-    }
-    timings: list[float] = []
-    rates = {name: flag_rates(images, engine, check, contract.input.image_size, timings)
-             for name, images in sets.items()}
+    }.items()}
+    rates = {name: flag_rates(images, check) for name, images in sets.items()}
+    cost = check_cost(engine, check, sets["ham_test"][0], rounds=2 if args.quick else 6)
     report = {"machine": machine_info(), "bundle": bundle.describe(), "limit": limit,
-              "input_check": contract.input_check.model_dump(), "rates": rates,
-              "check_cost_ms": summarise_ms(timings)}
-    print(f"{'set':24} {'n':>5} {'any':>6} {'ood':>6} {'blurry':>7} {'dark':>6} {'bright':>7} {'lowres':>7}")
+              "input_check": contract.input_check.model_dump(), "rates": rates, "check_cost": cost}
+    print(f"{'set':28} {'n':>5} {'any':>6} {'ood':>6} {'blurry':>7} {'dark':>6} {'bright':>7} {'lowres':>7}")
     for name, row in rates.items():
-        print(f"{name:24} {row['n']:>5} {row['any_warning']:>6.3f} {row['out_of_distribution']:>6.3f} "
+        print(f"{name:28} {row['n']:>5} {row['any_warning']:>6.3f} {row['out_of_distribution']:>6.3f} "
               f"{row['blurry']:>7.3f} {row['underexposed']:>6.3f} {row['overexposed']:>7.3f} "
               f"{row['low_resolution']:>7.3f}")
-    print(f"check cost per request: p50 {report['check_cost_ms']['p50_ms']} ms")
+    print(f"check cost per request: {cost['added_per_request_ms']} ms added to inference "
+          f"({cost['inference_p50_ms']} -> {cost['inference_and_check_p50_ms']} ms p50); "
+          f"{cost['check_alone_p50_ms']} ms alone")
+    if args.ranks:
+        report["out_of_distribution_by_rank"] = compare_ranks(
+            bundle.path, engine, contract.input_check, sets, [int(rank) for rank in args.ranks.split(",")], size)
     write_json(results_path("input_check", args.quick, args.json), report)
 
 

@@ -228,13 +228,23 @@ def explain_section(explain: dict) -> list[str]:
 def input_check_section(check: dict) -> list[str]:
     rows = [[name, r["n"], r["any_warning"], r["out_of_distribution"], r["blurry"], r["underexposed"],
              r["overexposed"], r["low_resolution"], r["distance_median"]] for name, r in check["rates"].items()]
-    cost = check["check_cost_ms"]
-    return ["## Input check on proxy sets (share of images getting each warning)", "",
-            f"Distance threshold {check['input_check']['distance_threshold']:.1f} (validation "
-            f"{check['input_check']['distance_percentile']:g}th percentile); the check's cost after the engine: "
-            f"p50 {cost['p50_ms']} ms, p95 {cost['p95_ms']} ms.", "",
-            *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
-                    "low_resolution", "median distance"], rows), ""]
+    cost, spec = check["check_cost"], check["input_check"]
+    lines = ["## Input check on proxy sets (share of images getting each warning)", "",
+             f"Distance threshold {spec['distance_threshold']:.1f} (validation {spec['distance_percentile']:g}th "
+             f"percentile; {spec['principal_directions']} principal directions). The check's cost per request, "
+             f"side by side in one run: inference alone p50 {cost['inference_p50_ms']} ms, inference + check "
+             f"{cost['inference_and_check_p50_ms']} ms, so **{cost['added_per_request_ms']} ms added** (the check "
+             f"alone: {cost['check_alone_p50_ms']} ms).", "",
+             *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
+                     "low_resolution", "median distance"], rows), ""]
+    by_rank = check.get("out_of_distribution_by_rank")
+    if by_rank:
+        names = list(next(iter(by_rank.values())))
+        lines += ["How the rank was chosen: the out-of-distribution rate of the distance refitted at each rank "
+                  "(threshold at the same validation percentile each time), and what the check then adds to a "
+                  "request (1280 = the full-rank distance of the first 2.0.0 export).", "",
+                  *table(["rank", *names], [[rank, *row.values()] for rank, row in by_rank.items()]), ""]
+    return lines
 
 
 def notes_section(data: dict) -> list[str]:

@@ -68,13 +68,18 @@ def write_json_atomically(path: Path, payload: object) -> Path:
 def read_contract(bundle_dir: Path) -> ModelContract:
     """Load contract.json and check every file it lists has the recorded sha256."""
     contract = _read_schema(bundle_dir / BundleFiles.CONTRACT, ModelContract)
-    for name, expected in contract.files.items():
+    verify_files(bundle_dir, contract.files)
+    return contract
+
+
+def verify_files(bundle_dir: Path, files: dict[str, str]) -> None:
+    """Every listed file exists and has its recorded sha256."""
+    for name, expected in files.items():
         path = bundle_dir / name
         if not path.is_file():
             raise BundleError(f"{path} is listed in {BundleFiles.CONTRACT} but missing")
         if sha256_of(path) != expected:
             raise BundleError(f"{path} does not match the sha256 in {BundleFiles.CONTRACT}")
-    return contract
 
 
 def read_thresholds(bundle_dir: Path) -> ThresholdReport | None:

@@ -107,6 +107,9 @@ class InputCheckSpec(_Frozen):
     distance_threshold: float = Field(gt=0, description="Mahalanobis distance above which an image is flagged.")
     distance_percentile: float = Field(description="Percentile of the validation split the threshold sits at.")
     statistics_fitted_on: Literal["train"] = "train"
+    principal_directions: int = Field(ge=1, description=(
+        "Leading principal directions of the training features' covariance the distance keeps; the others "
+        "share one variance."))
     min_short_side: int = Field(ge=1, description="Shorter side in pixels below which low_resolution is raised.")
     min_sharpness: float = Field(description="Laplacian variance below which blurry is raised.")
     min_brightness: float = Field(description="Mean luma (0-255) below which underexposed is raised.")

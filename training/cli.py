@@ -1,4 +1,4 @@
-"""`python -m training <command>`: train, evaluate, describe, model-card."""
+"""`python -m training <command>`: train, evaluate, describe, model-card, refit-input-check."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser("model-card", help="re-render MODEL_CARD.md from a bundle's own files",
                                formatter_class=_Help)
     card.add_argument("--model-dir", type=Path, required=True, help="the bundle (its contract is re-hashed)")
+
+    refit = commands.add_parser(
+        "refit-input-check", formatter_class=_Help,
+        help="fit a bundle's input check again from its own model and split (no retraining)",
+        description="Recompute input_check.npz and the input-check limits of a bundle with the current fitting "
+                    "code, from the bundle's Keras model and split manifest, exactly as train does at export; "
+                    "the model card and the contract are updated.")
+    refit.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
+    refit.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
+    refit.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
     return parser
 
 
@@ -71,7 +81,7 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": command_train, "evaluate": command_evaluate, "describe": command_describe,
-                "model-card": command_model_card}
+                "model-card": command_model_card, "refit-input-check": command_refit_input_check}
     try:
         return handlers[args.command](args)
     except TrainingError as error:
@@ -107,4 +117,13 @@ def command_model_card(args: argparse.Namespace) -> int:
     from training.model_card import rerender_model_card
 
     print(f"wrote {rerender_model_card(args.model_dir)}")
+    return 0
+
+
+def command_refit_input_check(args: argparse.Namespace) -> int:
+    from training.export.input_check_refit import refit_input_check
+
+    check = refit_input_check(args.model_dir, args.data_dir, args.metadata).input_check
+    print(f"refitted the input check of {args.model_dir}: {check.principal_directions} principal directions, "
+          f"distance threshold {check.distance_threshold:.2f}")
     return 0

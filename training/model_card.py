@@ -44,13 +44,18 @@ def render_model_card(bundle_dir: Path, contract: ModelContract, thresholds: Thr
 def rerender_model_card(bundle_dir: Path) -> Path:
     """The `model-card` command: render the card from a bundle's files and update its hash in the contract."""
     contract = read_contract(bundle_dir)
-    metrics = json.loads((bundle_dir / BundleFiles.METRICS).read_text())
-    history_path = bundle_dir / BundleFiles.TRAINING_HISTORY
-    history = json.loads(history_path.read_text()) if history_path.exists() else {}
+    metrics, history = read_history_and_metrics(bundle_dir)
     card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir), metrics, history)
     files = {**contract.files, card.name: sha256_of(card)}
     write_json_atomically(bundle_dir / BundleFiles.CONTRACT, contract.model_copy(update={"files": files}))
     return card
+
+
+def read_history_and_metrics(bundle_dir: Path) -> tuple[dict, dict]:
+    """A bundle's metrics.json and (if present) history.json: what the card reports besides the contract."""
+    metrics = json.loads((bundle_dir / BundleFiles.METRICS).read_text())
+    history_path = bundle_dir / BundleFiles.TRAINING_HISTORY
+    return metrics, json.loads(history_path.read_text()) if history_path.exists() else {}
 
 
 def intro(contract: ModelContract) -> str:
@@ -164,7 +169,8 @@ def input_check_section(contract: ModelContract) -> str:
     return f"""## Input check
 
 Every answer carries `warnings`. `out_of_distribution`: the Mahalanobis distance of the pooled backbone
-features to the training split's (shrunk covariance) is above {check.distance_threshold:.1f}, the validation
+features to the training split's (shrunk covariance, its {check.principal_directions} leading principal
+directions kept and the rest sharing one variance) is above {check.distance_threshold:.1f}, the validation
 split's {check.distance_percentile:g}th percentile. Quality limits, the training split's
 {check.quality_percentiles[0]:g}th / {check.quality_percentiles[1]:g}th percentiles on the model input:
 `blurry` below a Laplacian variance of {check.min_sharpness:.1f}; `underexposed` below a mean luma of

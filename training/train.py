@@ -14,13 +14,12 @@ import pandas as pd
 
 from contract.decision import decision_threshold, is_cancerous
 from contract.diagnoses import cancer_probability
-from contract.schema import ModelLayers
 from training import calibration, input_check
 from training.config import TrainConfig
 from training.data import pipeline
 from training.data.ingest import load_dataset, stratified_subset
 from training.data.split import assign_splits, check_no_leakage
-from training.evaluation.report import evaluate_split, predict_probabilities, train_prevalence
+from training.evaluation.report import evaluate_split, predict_probabilities, predict_with_features, train_prevalence
 from training.explanation import explanation_spec
 from training.export import litert
 from training.export.bundle import BundleContents, write_bundle
@@ -108,10 +107,3 @@ def calibrate(model: keras.Model, validation: Split) -> dict[str, object]:
     print(f"calibration: temperature {scaling.temperature:.3f}, class biases "
           f"{[round(b, 3) for b in scaling.bias]} (fitted on validation)")
     return {"temperature": scaling.temperature, "bias": list(scaling.bias), "fitted_on": "validation"}
-
-
-def predict_with_features(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, K) probabilities and (N, F) pooled features in one pass."""
-    both = keras.Model(model.input, [model.output, model.get_layer(ModelLayers.POOLED).output])
-    pairs = [both(images[i : i + 64].astype(np.float32), training=False) for i in range(0, len(images), 64)]
-    return (np.concatenate([np.asarray(p) for p, _ in pairs]), np.concatenate([np.asarray(f) for _, f in pairs]))

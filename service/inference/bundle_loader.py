@@ -51,6 +51,9 @@ def _feature_statistics(directory: Path, contract: ModelContract) -> FeatureStat
     if statistics.mean.size != contract.output.feature_dim:
         raise BundleError(f"{BundleFiles.INPUT_CHECK} holds {statistics.mean.size} features; the contract says "
                           f"{contract.output.feature_dim}")
+    if statistics.directions.shape[0] != contract.input_check.principal_directions:
+        raise BundleError(f"{BundleFiles.INPUT_CHECK} keeps {statistics.directions.shape[0]} principal directions; "
+                          f"the contract says {contract.input_check.principal_directions}")
     return statistics
 
 

@@ -72,7 +72,8 @@ def fake_probabilities(images: np.ndarray) -> np.ndarray:
 
 
 def fake_input_check_spec(**overrides: float) -> InputCheckSpec:
-    values = {"distance_threshold": 1000.0, "distance_percentile": 99.0, "min_short_side": 16,
+    values = {"distance_threshold": 1000.0, "distance_percentile": 99.0, "principal_directions": FEATURES,
+              "min_short_side": 16,
               "min_sharpness": 0.0, "min_brightness": 0.0, "max_brightness": 255.0, "quality_percentiles": (0.5, 99.5)}
     return InputCheckSpec(**{**values, **overrides})
 
@@ -109,7 +110,8 @@ def fake_thresholds(threshold: float = 0.5, high_sensitivity: float = 0.2) -> Th
 
 def fake_statistics() -> FeatureStatistics:
     """Distance = |mean colour - mid grey| / 1: a saturated colour is 'foreign' under a low threshold."""
-    return FeatureStatistics(np.full(FEATURES, 127.5, dtype=np.float32), np.eye(FEATURES, dtype=np.float32))
+    return FeatureStatistics(np.full(FEATURES, 127.5, dtype=np.float32), np.eye(FEATURES, dtype=np.float32),
+                             np.ones(FEATURES, dtype=np.float32), 1.0)
 
 
 class FakeOpener:

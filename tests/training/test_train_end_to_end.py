@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 import zipfile
 
 import h5py
@@ -97,3 +98,16 @@ def test_offline_imagenet_b0_fails_with_advice(ham10000_dir, tmp_path, capsys, m
                  "--backbone", "efficientnetb0", "--weights", "imagenet", "--limit", "200"])
     assert code == 2
     assert "efficientnet_lite0" in capsys.readouterr().err
+
+
+def test_refit_input_check_reproduces_the_exported_check_and_keeps_the_bundle_consistent(trained, ham10000_dir,
+                                                                                        tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained, bundle)
+    before = read_contract(bundle)
+    assert main(["refit-input-check", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir)]) == 0
+    after = read_contract(bundle)  # every hash still matches, the card's and the statistics' included
+    assert after.input_check.principal_directions == before.input_check.principal_directions == 128
+    assert after.input_check.distance_threshold == pytest.approx(before.input_check.distance_threshold, rel=1e-3)
+    assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
+    assert "128 leading principal" in (bundle / BundleFiles.MODEL_CARD).read_text()

@@ -12,7 +12,7 @@ import pandas as pd
 from contract.bundle import read_contract, read_thresholds, write_bytes_atomically, write_json_atomically
 from contract.decision import decision_threshold
 from contract.diagnoses import CLASS_CODES, cancer_probability
-from contract.schema import BundleFiles, ThresholdReport
+from contract.schema import BundleFiles, ModelLayers, ThresholdReport
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
 from training.evaluation.metrics import (
@@ -34,10 +34,26 @@ class Evaluation:
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities for uint8 images, in batches through one compiled call."""
-    batches = [np.asarray(model(images[i : i + EVAL_BATCH].astype(np.float32), training=False))
-               for i in range(0, len(images), EVAL_BATCH)]
-    return np.concatenate(batches) if batches else np.empty((0, len(CLASS_CODES)), dtype=np.float32)
+    """(N, K) class probabilities (or whatever the model outputs) for uint8 images."""
+    if not len(images):
+        return np.empty((0, len(CLASS_CODES)), dtype=np.float32)
+    return _in_batches(model, images)[0]
+
+
+def predict_with_features(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) probabilities and (N, F) pooled backbone features in one pass."""
+    both = keras.Model(model.input, [model.output, model.get_layer(ModelLayers.POOLED).output])
+    probabilities, features = _in_batches(both, images)
+    return probabilities, features
+
+
+def _in_batches(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Every output of `model` for uint8 images, EVAL_BATCH at a time (one compiled call per batch)."""
+    batches = []
+    for start in range(0, len(images), EVAL_BATCH):
+        outputs = model(images[start : start + EVAL_BATCH].astype(np.float32), training=False)
+        batches.append(outputs if isinstance(outputs, list | tuple) else [outputs])
+    return tuple(np.concatenate([np.asarray(batch[i]) for batch in batches]) for i in range(len(batches[0])))
 
 
 def evaluate_split(table: pd.DataFrame, probabilities: np.ndarray, thresholds: ThresholdReport | None,

@@ -8,7 +8,8 @@ from contract.input_check import FeatureStatistics
 from service.inference.input_check import InputCheck, WarningCode
 from tests.service.fakes import fake_input_check_spec
 
-STATISTICS = FeatureStatistics(np.zeros(2, dtype=np.float32), np.eye(2, dtype=np.float32))
+STATISTICS = FeatureStatistics(np.zeros(2, dtype=np.float32), np.eye(2, dtype=np.float32), np.ones(2, dtype=np.float32),
+                               1.0)
 CHECK = InputCheck(fake_input_check_spec(distance_threshold=5.0, min_sharpness=50.0, min_brightness=60.0,
                                          max_brightness=200.0, min_short_side=96), STATISTICS)
 RNG = np.random.default_rng(0)
