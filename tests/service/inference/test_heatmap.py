@@ -64,3 +64,10 @@ def test_overlay_png_has_the_display_size():
     png = overlay_png(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC)
     decoded = Image.open(io.BytesIO(png))
     assert decoded.format == "PNG" and decoded.size == (40, 30) and decoded.mode == "RGB"
+
+
+def test_overlay_png_is_lossless():
+    photo = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])
+    png = overlay_png(photo, raw_map, SPEC)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), overlay(photo, raw_map, 4.0, 0.2))
