@@ -1,4 +1,4 @@
-"""`python -m training <command>`: train, evaluate, describe, model-card, refit-input-check."""
+"""`python -m training <command>`: train, evaluate, describe, model-card, refit-input-check, reconvert-litert."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from contract.schema import BundleFiles
 from training.config import BACKBONES, TrainConfig, cli_fields
 from training.errors import TrainingError
 
@@ -56,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     refit.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
     refit.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
     refit.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
+
+    convert = commands.add_parser(
+        "reconvert-litert", formatter_class=_Help,
+        help="convert a bundle's Keras model to model.tflite again (no retraining)",
+        description="Convert the bundle's Keras model to LiteRT with the current export code (both signatures), "
+                    "verify it against the Keras model on validation images exactly as train does, and update "
+                    "model.tflite, history.json's gaps, the model card and the contract.")
+    convert.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
+    convert.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
+    convert.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
     return parser
 
 
@@ -81,7 +92,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": command_train, "evaluate": command_evaluate, "describe": command_describe,
-                "model-card": command_model_card, "refit-input-check": command_refit_input_check}
+                "model-card": command_model_card, "refit-input-check": command_refit_input_check,
+                "reconvert-litert": command_reconvert_litert}
     try:
         return handlers[args.command](args)
     except TrainingError as error:
@@ -121,9 +133,17 @@ def command_model_card(args: argparse.Namespace) -> int:
 
 
 def command_refit_input_check(args: argparse.Namespace) -> int:
-    from training.export.input_check_refit import refit_input_check
+    from training.export.refresh import refit_input_check
 
     check = refit_input_check(args.model_dir, args.data_dir, args.metadata).input_check
     print(f"refitted the input check of {args.model_dir}: {check.principal_directions} principal directions, "
           f"distance threshold {check.distance_threshold:.2f}")
+    return 0
+
+
+def command_reconvert_litert(args: argparse.Namespace) -> int:
+    from training.export.refresh import reconvert_litert
+
+    reconvert_litert(args.model_dir, args.data_dir, args.metadata)
+    print(f"converted {args.model_dir / BundleFiles.LITERT_MODEL} again and verified it against the Keras model")
     return 0

@@ -27,8 +27,6 @@ from training.fit import fit
 from training.model.classifier import build_classifier
 from training.thresholds import tune_thresholds
 
-VERIFY_IMAGES = 16
-
 
 @dataclass(frozen=True)
 class Split:
@@ -69,7 +67,7 @@ def finish(config: TrainConfig, model: keras.Model, table: pd.DataFrame, images:
                                 train_prevalence(table))
     flatbuffer = litert.convert(model, config.explanation_layer)
     history["litert_gaps"] = litert.verify(flatbuffer, model, config.explanation_layer,
-                                           validation.images[:VERIFY_IMAGES])
+                                           validation.images[:litert.VERIFY_IMAGES])
     contents = BundleContents(model, flatbuffer, thresholds, evaluation, statistics, limits, explanation, table,
                               history)
     return write_bundle(config, contents)

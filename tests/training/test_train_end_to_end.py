@@ -7,6 +7,7 @@ import zipfile
 
 import h5py
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,3 +112,19 @@ def test_refit_input_check_reproduces_the_exported_check_and_keeps_the_bundle_co
     assert after.input_check.distance_threshold == pytest.approx(before.input_check.distance_threshold, rel=1e-3)
     assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
     assert "128 leading principal" in (bundle / BundleFiles.MODEL_CARD).read_text()
+
+
+def test_reconvert_litert_writes_a_verified_model_and_keeps_the_bundle_consistent(trained, ham10000_dir, tmp_path):
+    from service.inference.litert_engine import LiteRTEngine
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained, bundle)
+    before = read_contract(bundle)
+    assert main(["reconvert-litert", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir)]) == 0
+    after = read_contract(bundle)  # every hash matches again: the model's, the history's and the card's
+    assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
+    gaps = json.loads((bundle / BundleFiles.TRAINING_HISTORY).read_text())["litert_gaps"]
+    assert gaps["probabilities"] < 1e-3 and gaps["cam_cancerous_relative"] < 1e-2
+    engine = LiteRTEngine(bundle / BundleFiles.LITERT_MODEL, after, num_threads=1, pool_size=1)
+    images = np.zeros((1, after.input.image_size, after.input.image_size, 3), dtype=np.float32)
+    assert engine.explain(images).maps_cancerous.shape == (1, after.explanation.grid, after.explanation.grid)

@@ -21,6 +21,7 @@ from contract.schema import ModelLayers
 from training.errors import ExportMismatch
 from training.model.explainer import LayerCam
 
+VERIFY_IMAGES = 16  # validation images the export is checked on
 TOLERANCE = 1e-3  # largest |probability difference| to the Keras model on the verification images
 # The maps go through relu(gradient) x activation sums whose float32 accumulation order differs between
 # XNNPACK and TensorFlow (about 0.15 % of the largest value on validation images); 1 % of it, about 2.5 of

@@ -7,7 +7,7 @@ diagnoses. Its gradient with respect to the logits is a (B, 7) seed:
                   -p_k / P_non_cancerous    otherwise
 
 The seed is carried back, layer by layer, from the logits to the explanation layer A (B, h, w, c):
-Dense and 1x1 convolutions by their transposed kernels, ReLU/ReLU6 as comparison masks, BatchNorm by its
+Dense and 1x1 convolutions by their transposed kernels, ReLU/ReLU6 as 0/1 masks made of arithmetic, BatchNorm by its
 scale, global average pooling by a broadcast, depthwise convolutions by a depthwise convolution with the
 rotated kernel (stride 2 by zero insertion), residual additions by summing. No autodiff op is left, so the
 converter emits builtin operators only and serving needs no TensorFlow.
@@ -137,7 +137,7 @@ def _dense(layer: keras.layers.Dense, inputs: list[tf.Tensor], upstream: tf.Tens
     name = activation if isinstance(activation, str) else activation.get("config", {}).get("name", activation)
     if name == "relu":
         pre_activation = tf.matmul(inputs[0], kernel) + tf.cast(layer.bias, tf.float32)
-        upstream = upstream * tf.cast(pre_activation > 0, tf.float32)
+        upstream = upstream * passes_through(pre_activation, None)
     elif name != "linear":
         raise UnsupportedLayer(f"no backward rule for {layer.name}'s activation {name!r}")
     return [tf.matmul(upstream, kernel, transpose_b=True)]
@@ -164,10 +164,23 @@ def _global_average(layer: keras.layers.Layer, inputs: list[tf.Tensor], upstream
 def _relu(layer: keras.layers.ReLU, inputs: list[tf.Tensor], upstream: tf.Tensor) -> list[tf.Tensor]:
     if layer.negative_slope or layer.threshold:
         raise UnsupportedLayer(f"{layer.name}: only plain ReLU and ReLU6 are supported")
-    passes = inputs[0] > 0
-    if layer.max_value is not None:
-        passes = tf.logical_and(passes, inputs[0] < float(layer.max_value))
-    return [upstream * tf.cast(passes, tf.float32)]
+    return [upstream * passes_through(inputs[0], layer.max_value)]
+
+
+def passes_through(pre_activation: tf.Tensor, max_value: float | None) -> tf.Tensor:
+    """1.0 where ReLU (max_value None) or ReLU6 lets the gradient through (0 < x < max), else 0.0.
+
+    Written in arithmetic, not comparisons: the output y = clip(x, 0, max) is strictly inside (0, max) exactly
+    where y * (max - y) > 0, and ceil(min(that, 1)) turns it into 0 or 1. Every op here (RELU6, SUB, MUL,
+    MINIMUM, CEIL) runs inside LiteRT's XNNPACK delegate; comparison, logical and cast ops do not, and
+    eleven masks of them split the explain signature into many small CPU partitions.
+    """
+    if max_value is None:
+        inside = tf.nn.relu(pre_activation)
+    else:
+        clipped = tf.minimum(tf.nn.relu(pre_activation), float(max_value))
+        inside = clipped * (float(max_value) - clipped)
+    return tf.math.ceil(tf.minimum(inside, 1.0))
 
 
 def _add(layer: keras.layers.Add, inputs: list[tf.Tensor], upstream: tf.Tensor) -> list[tf.Tensor]:

@@ -107,3 +107,14 @@ def test_each_map_points_at_the_region_that_carries_its_evidence():
     outside[1:3, 5:7] = False
     assert cancer[outside].max() == 0, "only the red patch speaks for cancer"
     assert benign[1:3, 5:7].max() == 0 and benign[outside].min() > 0, "green skin speaks for the nevus"
+
+
+@pytest.mark.parametrize("max_value", [None, 6.0])
+def test_the_arithmetic_mask_is_the_autodiff_mask_of_relu_and_relu6(max_value):
+    from training.model.explainer import passes_through
+
+    x = tf.constant([-3.0, -1e-6, 0.0, 1e-6, 0.5, 3.0, 5.999, 6.0, 6.001, 40.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.nn.relu(x) if max_value is None else tf.nn.relu6(x)
+    np.testing.assert_array_equal(passes_through(x, max_value).numpy(), tape.gradient(y, x).numpy())
