@@ -71,3 +71,15 @@ def test_overlay_png_is_lossless():
     raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])
     png = overlay_png(photo, raw_map, SPEC)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), overlay(photo, raw_map, 4.0, 0.2))
+
+
+def test_the_blend_is_the_opacity_weighted_mix_of_photo_and_colour():
+    from service.inference.heatmap import JET_TABLE, OPACITY_TABLE
+
+    photo = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    raw_map = np.array([[0.5, 1.0], [2.0, 4.0]])  # levels 1/8 .. 1 on SPEC's scale
+    level = levels(raw_map, 16, 16, SPEC.display_scale)
+    index = np.rint(level * 255.0).astype(int)
+    opacity = OPACITY_TABLE[index][..., None]
+    expected = (1.0 - opacity) * photo + opacity * JET_TABLE[index]
+    np.testing.assert_allclose(overlay(photo, raw_map, SPEC.display_scale).astype(float), expected, atol=0.51)
