@@ -101,6 +101,9 @@ def candidate_maps(classifier, images: np.ndarray, cancerous: np.ndarray,
     # the fusion the issue suggests: the 12x12 map and the last layer's, each on its own maximum
     upsampled["layercam@block5c_add+top_activation"] = (_normalised(upsampled["layercam@block5c_add"])
                                                          + _normalised(upsampled["layercam@top_activation"]))
+    # LayerCAM's own multi-layer fusion: the two 12x12 stages together
+    upsampled["layercam@block4c_add+block5c_add"] = (_normalised(upsampled["layercam@block4c_add"])
+                                                     + _normalised(upsampled["layercam@block5c_add"]))
     upsampled["centre_gaussian_baseline"] = np.repeat(centre_gaussian(size)[None], len(images), axis=0)
     return upsampled, raw
 

@@ -264,7 +264,8 @@ def notes_section(data: dict) -> list[str]:
     if http and "/gradcam" in http["levels"] and "1" in http["levels"]["/gradcam"]:
         timing = http["levels"]["/gradcam"]["1"].get("server_timing_p50_ms", {})
         lines.append(f"- /gradcam adds the overlay PNG: heatmap_ms p50 {timing.get('heatmap_ms')} ms (colour map, "
-                     "blend, PNG at zlib level 1), plus a larger response body to send and base64-encode.")
+                     "blend by table lookup, PNG with Huffman-only deflate), plus a larger response body to send and "
+                     "base64-encode.")
     if inference:
         results = inference["results"]
         seed, litert = results.get("seed_model_predict", {}), results.get("litert_raw", {})

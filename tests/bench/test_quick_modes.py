@@ -88,4 +88,7 @@ def test_explanation_benchmark_scores_every_method_against_the_masks(tmp_path, h
 def test_input_check_benchmark_reports_every_proxy_set(tmp_path, ham10000_dir):
     report = run_quick("bench.input_check", REPO / "models", tmp_path / "input_check.json")
     assert {"everyday", "ham_validation", "ham_test_other_camera", "ham_test_blurred"} <= set(report["rates"])
-    assert report["check_cost_ms"]["p50_ms"] > 0
+    cost = report["check_cost"]
+    assert cost["check_alone_p50_ms"] > 0 and cost["inference_p50_ms"] > 0
+    assert cost["added_per_request_ms"] == pytest.approx(
+        cost["inference_and_check_p50_ms"] - cost["inference_p50_ms"], abs=0.002)
