@@ -30,6 +30,7 @@ class FeatureStatistics:
     def __post_init__(self) -> None:
         features = self.mean.shape[0] if self.mean.ndim == 1 else -1
         if (self.directions.ndim != 2 or self.directions.shape[1] != features
+                or not 1 <= self.directions.shape[0] <= features
                 or self.variances.shape != (self.directions.shape[0],)):
             raise ValueError(f"input-check statistics have shapes {self.mean.shape}, {self.directions.shape} and "
                              f"{self.variances.shape}")

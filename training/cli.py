@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from contract.bundle import BundleError
 from contract.schema import BundleFiles
 from training.config import BACKBONES, TrainConfig, cli_fields
 from training.errors import TrainingError
@@ -54,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recompute input_check.npz and the input-check limits of a bundle with the current fitting "
                     "code, from the bundle's Keras model and split manifest, exactly as train does at export; "
                     "the model card and the contract are updated.")
-    refit.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
-    refit.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
-    refit.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
+    add_refresh_flags(refit)
 
     convert = commands.add_parser(
         "reconvert-litert", formatter_class=_Help,
@@ -64,10 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert the bundle's Keras model to LiteRT with the current export code (both signatures), "
                     "verify it against the Keras model on validation images exactly as train does, and update "
                     "model.tflite, history.json's gaps, the model card and the contract.")
-    convert.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
-    convert.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
-    convert.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
+    add_refresh_flags(convert)
     return parser
+
+
+def add_refresh_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
+    parser.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
+    parser.add_argument("--model-version", required=True,
+                        help="the refreshed bundle's model version: a patch bump for the same weights "
+                             "(MAINTAINING.md), since what the service answers may change")
+    parser.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reconvert-litert": command_reconvert_litert}
     try:
         return handlers[args.command](args)
-    except TrainingError as error:
+    except (TrainingError, BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -135,7 +141,7 @@ def command_model_card(args: argparse.Namespace) -> int:
 def command_refit_input_check(args: argparse.Namespace) -> int:
     from training.export.refresh import refit_input_check
 
-    check = refit_input_check(args.model_dir, args.data_dir, args.metadata).input_check
+    check = refit_input_check(args.model_dir, args.data_dir, args.model_version, args.metadata).input_check
     print(f"refitted the input check of {args.model_dir}: {check.principal_directions} principal directions, "
           f"distance threshold {check.distance_threshold:.2f}")
     return 0
@@ -144,6 +150,6 @@ def command_refit_input_check(args: argparse.Namespace) -> int:
 def command_reconvert_litert(args: argparse.Namespace) -> int:
     from training.export.refresh import reconvert_litert
 
-    reconvert_litert(args.model_dir, args.data_dir, args.metadata)
+    reconvert_litert(args.model_dir, args.data_dir, args.model_version, args.metadata)
     print(f"converted {args.model_dir / BundleFiles.LITERT_MODEL} again and verified it against the Keras model")
     return 0

@@ -44,6 +44,13 @@ def fit_feature_statistics(train_features: np.ndarray, directions: int = PRINCIP
     )
 
 
+def fit(train_features: np.ndarray, validation_features: np.ndarray, train_images: np.ndarray,
+        image_size: int) -> tuple[FeatureStatistics, InputCheckSpec]:
+    """The whole fit, as export runs it: statistics from the training split, limits from both splits."""
+    statistics = fit_feature_statistics(train_features)
+    return statistics, choose_limits(statistics, validation_features, train_images, image_size)
+
+
 def choose_limits(statistics: FeatureStatistics, validation_features: np.ndarray, train_images: np.ndarray,
                   image_size: int) -> InputCheckSpec:
     """The distance threshold from validation, the quality limits from the training images."""

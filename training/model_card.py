@@ -181,7 +181,7 @@ shorter side is under {check.min_short_side} px.
 
 def subgroup_section(metrics: dict) -> str:
     lines = ["## Subgroups (test split, groups with at least 10 images)", ""]
-    for column, groups in metrics.get("subgroups", {}).items():
+    for column, groups in sorted(metrics.get("subgroups", {}).items()):  # metrics.json is stored key-sorted
         lines += [f"**{column}**", "", "| group | n | cancerous | ROC-AUC | sensitivity | specificity |",
                   "|---|---:|---:|---:|---:|---:|"]
         for name, values in groups.items():

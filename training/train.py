@@ -58,8 +58,8 @@ def finish(config: TrainConfig, model: keras.Model, table: pd.DataFrame, images:
         history["calibration"] = calibrate(model, validation)
     validation_probabilities, validation_features = predict_with_features(model, validation.images)
     thresholds = tune_thresholds(validation.labels, cancer_probability(validation_probabilities))
-    statistics = input_check.fit_feature_statistics(predict_with_features(model, train.images)[1])
-    limits = input_check.choose_limits(statistics, validation_features, train.images, config.image_size)
+    statistics, limits = input_check.fit(predict_with_features(model, train.images)[1], validation_features,
+                                         train.images, config.image_size)
     verdicts = is_cancerous(cancer_probability(validation_probabilities), decision_threshold(thresholds))
     explanation = explanation_spec(model, config.explanation_layer, validation.images, verdicts)
     evaluation = evaluate_split(test.table.reset_index(drop=True), predict_probabilities(model, test.images),

@@ -14,6 +14,7 @@ import pytest
 from contract.bundle import read_contract, read_thresholds
 from contract.schema import BundleFiles
 from training.cli import main
+from training.input_check import PRINCIPAL_DIRECTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -106,12 +107,16 @@ def test_refit_input_check_reproduces_the_exported_check_and_keeps_the_bundle_co
     bundle = tmp_path / "bundle"
     shutil.copytree(trained, bundle)
     before = read_contract(bundle)
-    assert main(["refit-input-check", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir)]) == 0
+    (bundle / BundleFiles.INPUT_CHECK).write_bytes(b"torn")  # an interrupted refit: running it again repairs it
+    assert main(["refit-input-check", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir),
+                 "--model-version", "0.0.2-test"]) == 0
     after = read_contract(bundle)  # every hash still matches, the card's and the statistics' included
-    assert after.input_check.principal_directions == before.input_check.principal_directions == 128
+    assert after.model_version == "0.0.2-test"
+    assert after.input_check.principal_directions == before.input_check.principal_directions == PRINCIPAL_DIRECTIONS
     assert after.input_check.distance_threshold == pytest.approx(before.input_check.distance_threshold, rel=1e-3)
     assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
-    assert "128 leading principal" in (bundle / BundleFiles.MODEL_CARD).read_text()
+    card = (bundle / BundleFiles.MODEL_CARD).read_text()
+    assert f"{PRINCIPAL_DIRECTIONS} leading principal" in card and "0.0.2-test" in card
 
 
 def test_reconvert_litert_writes_a_verified_model_and_keeps_the_bundle_consistent(trained, ham10000_dir, tmp_path):
@@ -120,7 +125,8 @@ def test_reconvert_litert_writes_a_verified_model_and_keeps_the_bundle_consisten
     bundle = tmp_path / "bundle"
     shutil.copytree(trained, bundle)
     before = read_contract(bundle)
-    assert main(["reconvert-litert", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir)]) == 0
+    assert main(["reconvert-litert", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir),
+                 "--model-version", "0.0.2-test"]) == 0
     after = read_contract(bundle)  # every hash matches again: the model's, the history's and the card's
     assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
     gaps = json.loads((bundle / BundleFiles.TRAINING_HISTORY).read_text())["litert_gaps"]
@@ -128,3 +134,16 @@ def test_reconvert_litert_writes_a_verified_model_and_keeps_the_bundle_consisten
     engine = LiteRTEngine(bundle / BundleFiles.LITERT_MODEL, after, num_threads=1, pool_size=1)
     images = np.zeros((1, after.input.image_size, after.input.image_size, 3), dtype=np.float32)
     assert engine.explain(images).maps_cancerous.shape == (1, after.explanation.grid, after.explanation.grid)
+
+
+def test_reconvert_refuses_an_older_contract_before_writing_anything(trained, ham10000_dir, tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained, bundle)
+    contract = json.loads((bundle / BundleFiles.CONTRACT).read_text())
+    del contract["input_check"]["principal_directions"]  # as bundles were before the check recorded its rank
+    (bundle / BundleFiles.CONTRACT).write_text(json.dumps(contract))
+    model_before = (bundle / BundleFiles.LITERT_MODEL).read_bytes()
+    assert main(["reconvert-litert", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir),
+                 "--model-version", "0.0.2-test"]) == 2
+    assert "refit-input-check" in capsys.readouterr().err
+    assert (bundle / BundleFiles.LITERT_MODEL).read_bytes() == model_before

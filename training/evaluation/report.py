@@ -43,6 +43,9 @@ def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
 def predict_with_features(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, K) probabilities and (N, F) pooled backbone features in one pass."""
     both = keras.Model(model.input, [model.output, model.get_layer(ModelLayers.POOLED).output])
+    if not len(images):
+        return (np.empty((0, both.outputs[0].shape[-1]), dtype=np.float32),
+                np.empty((0, both.outputs[1].shape[-1]), dtype=np.float32))
     probabilities, features = _in_batches(both, images)
     return probabilities, features
 

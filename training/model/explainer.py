@@ -171,9 +171,9 @@ def passes_through(pre_activation: tf.Tensor, max_value: float | None) -> tf.Ten
     """1.0 where ReLU (max_value None) or ReLU6 lets the gradient through (0 < x < max), else 0.0.
 
     Written in arithmetic, not comparisons: the output y = clip(x, 0, max) is strictly inside (0, max) exactly
-    where y * (max - y) > 0, and ceil(min(that, 1)) turns it into 0 or 1. Every op here (RELU6, SUB, MUL,
-    MINIMUM, CEIL) runs inside LiteRT's XNNPACK delegate; comparison, logical and cast ops do not, and
-    eleven masks of them split the explain signature into many small CPU partitions.
+    where y * (max - y) > 0, and ceil(min(that, 1)) turns it into 0 or 1 (for plain ReLU, y > 0 alone). Every
+    op here (RELU, MINIMUM, SUB, MUL, CEIL) runs inside LiteRT's XNNPACK delegate; comparison, logical and cast
+    ops do not, and eleven masks of them split the explain signature into many small CPU partitions.
     """
     if max_value is None:
         inside = tf.nn.relu(pre_activation)
