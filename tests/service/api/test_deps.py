@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import inspect
 
-from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from service.api.routes import docs, gradcam, health, metrics, model_info, open_inference, predict, web
+from service.api.main import ROUTERS
 
 
 def dependency_calls(dependant) -> list:
@@ -20,9 +19,7 @@ def dependency_calls(dependant) -> list:
 
 
 def test_every_dependency_of_every_route_is_async():
-    routers = [value for module in (docs, gradcam, health, metrics, model_info, open_inference, predict, web)
-               for value in vars(module).values() if isinstance(value, APIRouter)]
-    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    routes = [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
     assert {"/predict", "/gradcam", "/v1/model"} <= {route.path for route in routes}
     blocking = {f"{route.path}: {getattr(call, '__qualname__', type(call).__qualname__)}" for route in routes
                 for call in dependency_calls(route.dependant) if not _is_async(call)}
@@ -31,4 +28,4 @@ def test_every_dependency_of_every_route_is_async():
 
 def _is_async(call) -> bool:
     # security schemes (APIKeyHeader) are instances with an async __call__
-    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None))
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__)

@@ -70,7 +70,8 @@ def test_overlay_png_is_lossless():
     photo = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])
     png = overlay_png(photo, raw_map, SPEC)
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), overlay(photo, raw_map, 4.0, 0.2))
+    drawn = overlay(photo, raw_map, SPEC.display_scale, SPEC.empty_below)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), drawn)
 
 
 def test_the_blend_is_the_opacity_weighted_mix_of_photo_and_colour():

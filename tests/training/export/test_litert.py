@@ -36,6 +36,16 @@ def test_the_export_has_a_forward_only_and_an_explaining_signature(flatbuffer):
                                                        Sig.CAM_NON_CANCEROUS}
 
 
+def test_the_gradient_masks_use_no_op_outside_the_xnnpack_delegate(flatbuffer):
+    from ai_edge_litert.interpreter import Interpreter
+
+    # the interpreter's op list (a private but stable helper): comparisons, logical ops and casts run outside
+    # XNNPACK and split the explain signature into small CPU partitions (training.model.explainer.passes_through)
+    ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "CEIL"} <= ops
+    assert not ops & {"GREATER", "LESS", "GREATER_EQUAL", "LESS_EQUAL", "LOGICAL_AND", "CAST"}
+
+
 def test_it_agrees_with_the_keras_model(models, flatbuffer):
     gaps = verify(flatbuffer, models[0], LAYER, synthetic_images(4, 64, seed=3).astype(np.float32))
     assert gaps["probabilities"] < 1e-4 and gaps["cam_cancerous_relative"] < 1e-4
