@@ -6,8 +6,9 @@
 
 Every level is bounded by a request count and a time limit. The load generator shares the two cores
 with the server, so the server's own numbers are somewhat better than these.
-Goals (2 cores): /predict p50 at one client <= 1.5x raw LiteRT inference; best /predict throughput
->= 10x the seed's model.predict per image; /gradcam p50 <= 1.5x /predict p50 at one client; 0 errors.
+Goals (2 cores): /predict p50 at one client <= 1.5x raw LiteRT inference (rounds of both interleaved in one
+run); best /predict throughput >= 10x the seed's model.predict per image; /gradcam p50 <= 1.5x /predict p50 at
+one client; 0 errors.
 """
 
 from __future__ import annotations
@@ -115,15 +116,34 @@ def lean_client_p50(base_url: str, path: str, jpeg: bytes, requests: int = 100, 
         connection.close()
 
 
-def raw_litert_p50(bundle: Path, jpeg: bytes, size: int) -> dict:
-    """The denominator of the latency goal, measured here before the server starts (nothing else running)."""
+def raw_litert_runner(bundle: Path, jpeg: bytes, size: int):
+    """One raw LiteRT call of the forward-only signature (what /predict runs), on the benchmark image."""
     from ai_edge_litert.interpreter import Interpreter
 
-    # the forward-only signature: what /predict runs
     interpreter = Interpreter(model_path=str(bundle / BundleFiles.LITERT_MODEL), num_threads=2)
     runner = interpreter.get_signature_runner(Sig.PREDICT)
     batch = preprocess_image(jpeg, size)[None].astype(np.float32)
-    return time_calls(lambda: runner(**{Sig.IMAGES: batch}), iterations=200, time_limit_s=10.0, warmup=5)
+    return lambda: runner(**{Sig.IMAGES: batch})
+
+
+def interleaved_ratio(base_url: str, raw_call, jpeg: bytes, rounds: int = 6, calls: int = 100) -> dict:
+    """The latency goal's ratio, side by side: rounds alternate raw LiteRT calls in this process (the server
+    idle) with /predict over one keep-alive httpx client, and the ratio is the median of the rounds' p50
+    ratios. This VM's speed drifts by tens of percent within minutes, so a denominator measured once, at
+    another moment, would move the ratio more than the service does."""
+    rows = []
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        def predict() -> None:
+            response = client.post("/predict", files={"file": ("lesion.jpg", jpeg, "image/jpeg")})
+            if response.status_code != 200:
+                raise RuntimeError(f"/predict answered {response.status_code}")
+
+        for _ in range(rounds):
+            raw = time_calls(raw_call, iterations=calls, time_limit_s=10.0, warmup=5)["p50_ms"]
+            served = time_calls(predict, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
+            rows.append({"litert_raw_p50_ms": raw, "predict_p50_ms": served, "ratio": round(served / raw, 2)})
+    return {"rounds": rows, "calls_per_round": calls,
+            "median_ratio": round(float(np.median([row["ratio"] for row in rows])), 2)}
 
 
 def seed_throughput(inference_json: Path, bundle_files: dict) -> float | None:
@@ -136,12 +156,15 @@ def seed_throughput(inference_json: Path, bundle_files: dict) -> float | None:
     return measured["results"].get("seed_model_predict", {}).get("throughput_per_s")
 
 
-def goals(levels: dict, litert: dict, seed_rate: float | None, lean: dict) -> dict:
+def goals(levels: dict, litert: dict, seed_rate: float | None, server_info: dict) -> dict:
+    lean = server_info["one_client_stdlib_http_client"]
     predict_1 = levels["/predict"].get("1", {})
     gradcam_1 = levels["/gradcam"].get("1", {})
     best_rate = max((row.get("requests_per_s", 0) for row in levels["/predict"].values()), default=0)
     errors = sum(row["errors"] for rows in levels.values() for row in rows.values())
     result = {
+        # the goal's measure: rounds of raw LiteRT and /predict interleaved in one run (see interleaved_ratio)
+        "predict_p50_over_litert_p50_interleaved": server_info["predict_vs_litert_interleaved"]["median_ratio"],
         "predict_p50_over_litert_p50": ratio(predict_1.get("p50_ms"), litert.get("p50_ms")),
         "predict_p50_over_litert_p50_stdlib_client": ratio(lean["/predict"].get("p50_ms"), litert.get("p50_ms")),
         "gradcam_p50_over_predict_p50_stdlib_client": ratio(lean["/gradcam"].get("p50_ms"),
@@ -156,7 +179,7 @@ def goals(levels: dict, litert: dict, seed_rate: float | None, lean: dict) -> di
         "errors": errors,
     }
     result["met"] = {
-        "predict_p50_le_1.5x_litert": at_most(result["predict_p50_over_litert_p50"], 1.5),
+        "predict_p50_le_1.5x_litert": at_most(result["predict_p50_over_litert_p50_interleaved"], 1.5),
         "predict_rps_ge_10x_seed": None if result["predict_best_rps_over_seed"] is None
         else result["predict_best_rps_over_seed"] >= 10,
         "gradcam_p50_le_1.5x_predict": at_most(result["gradcam_p50_over_predict_p50"], 1.5),
@@ -174,7 +197,7 @@ def at_most(value: float | None, limit: float) -> bool | None:
 
 
 def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s: float,
-        log_path: Path, settings: dict[str, str]) -> tuple[dict, dict]:
+        log_path: Path, settings: dict[str, str], raw_call) -> tuple[dict, dict]:
     levels: dict[str, dict[str, dict]] = {path: {} for path in ENDPOINTS}
     with running_server(bundle.path, log_path, **settings) as server:
         for path in ENDPOINTS:  # warm-up: first requests pay for lazy imports and allocations
@@ -202,6 +225,9 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
         lean = {path: lean_client_p50(server.base_url, path, jpeg) for path in ENDPOINTS}
         for path, row in lean.items():
             print(f"{path:9}   1 client (stdlib http.client): p50 {row['p50_ms']} ms", flush=True)
+        side_by_side = interleaved_ratio(server.base_url, raw_call, jpeg)
+        print(f"/predict p50 / raw LiteRT p50, rounds interleaved: {[r['ratio'] for r in side_by_side['rounds']]}, "
+              f"median {side_by_side['median_ratio']}", flush=True)
         status = server.status()
         server_info = {"pid": server.pid, "ready_after_s": round(server.ready_after_s, 2),
                        "peak_rss_mib": mib(status["VmHWM"]), "rss_mib_at_end": mib(status["VmRSS"]),
@@ -209,6 +235,7 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
                        "settings": settings or "defaults (ENGINE=auto: LiteRT, INFERENCE_THREADS=2, "
                                                "INFERENCE_CONCURRENCY=2)"}
     server_info["one_client_stdlib_http_client"] = lean
+    server_info["predict_vs_litert_interleaved"] = side_by_side
     return levels, server_info
 
 
@@ -232,12 +259,14 @@ def main() -> None:
     machine = machine_info()
     description = bundle.describe()
     jpeg = sample_jpeg()
-    litert = raw_litert_p50(bundle.path, jpeg, description["image_size"])
+    raw_call = raw_litert_runner(bundle.path, jpeg, description["image_size"])
+    litert = time_calls(raw_call, iterations=200, time_limit_s=10.0, warmup=5)
     seed_rate = seed_throughput(args.inference_json, description["files"])
     print(f"bundle: {bundle.note}; raw LiteRT p50 {litert['p50_ms']} ms; seed model.predict {seed_rate} img/s")
     log_path = Path(tempfile.gettempdir()) / "skin-cancer-bench-http-server.log"
-    levels, server_info = run(bundle, jpeg, concurrency, args.requests, args.time_limit, log_path, settings)
-    outcome = goals(levels, litert, seed_rate, server_info["one_client_stdlib_http_client"])
+    levels, server_info = run(bundle, jpeg, concurrency, args.requests, args.time_limit, log_path, settings,
+                              raw_call)
+    outcome = goals(levels, litert, seed_rate, server_info)
     print(json.dumps(outcome, indent=2))
     payload = {"benchmark": "http_e2e", "quick": args.quick, "machine": machine, "bundle": description,
                "image": {"format": "JPEG", "size": "600x450", "bytes": len(jpeg)},

@@ -81,6 +81,11 @@ def bundle_section(data: dict) -> list[str]:
             f"`{bundle['model_version']}`, model.tflite sha256 `{bundle['files'].get('model.tflite', '–')[:16]}…`.", ""]
 
 
+def _round_ratios(http: dict) -> str:
+    rounds = http["server"].get("predict_vs_litert_interleaved", {}).get("rounds", [])
+    return ", ".join(f"{row['predict_p50_ms']}/{row['litert_raw_p50_ms']} ms" for row in rounds) or "n/a"
+
+
 def goals_section(data: dict) -> list[str]:
     rows = []
     http = data.get("http_e2e")
@@ -88,7 +93,10 @@ def goals_section(data: dict) -> list[str]:
         goals, met = http["goals"], http["goals"]["met"]
         rows += [
             ["/predict p50 at 1 client ≤ 1.5× raw LiteRT inference",
-             f"{fmt(goals['predict_p50_over_litert_p50'])}× (httpx); "
+             f"{fmt(goals.get('predict_p50_over_litert_p50_interleaved'))}× (median of rounds alternating raw "
+             f"LiteRT and /predict over a keep-alive httpx client: "
+             f"{_round_ratios(http)}); once-measured denominator: "
+             f"{fmt(goals['predict_p50_over_litert_p50'])}× (async httpx), "
              f"{fmt(goals['predict_p50_over_litert_p50_stdlib_client'])}× (stdlib client)",
              verdict(met["predict_p50_le_1.5x_litert"])],
             ["/predict throughput ≥ 10× the seed's model.predict per image",
@@ -242,7 +250,7 @@ def input_check_section(check: dict) -> list[str]:
         names = list(next(iter(by_rank.values())))
         lines += ["How the rank was chosen: the out-of-distribution rate of the distance refitted at each rank "
                   "(threshold at the same validation percentile each time), and what the check then adds to a "
-                  "request (1280 = the full-rank distance of the first 2.0.0 export).", "",
+                  "request (rank = the feature count keeps every direction: the full-rank distance).", "",
                   *table(["rank", *names], [[rank, *row.values()] for rank, row in by_rank.items()]), ""]
     return lines
 
