@@ -240,9 +240,10 @@ def input_check_section(check: dict) -> list[str]:
     lines = ["## Input check on proxy sets (share of images getting each warning)", "",
              f"Distance threshold {spec['distance_threshold']:.1f} (validation {spec['distance_percentile']:g}th "
              f"percentile; {spec['principal_directions']} principal directions). The check's cost per request, "
-             f"side by side in one run: inference alone p50 {cost['inference_p50_ms']} ms, inference + check "
-             f"{cost['inference_and_check_p50_ms']} ms, so **{cost['added_per_request_ms']} ms added** (the check "
-             f"alone: {cost['check_alone_p50_ms']} ms).", "",
+             f"side by side in one run (alternating blocks of inference alone and inference + check): "
+             f"**{cost['added_per_request_ms']} ms added** (median over block pairs; interquartile range "
+             f"{cost.get('added_per_request_iqr_ms')} ms; inference alone p50 {cost['inference_p50_ms']} ms); "
+             f"the check alone: {cost['check_alone_p50_ms']} ms.", "",
              *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
                      "low_resolution", "median distance"], rows), ""]
     by_rank = check.get("out_of_distribution_by_rank")
@@ -289,10 +290,11 @@ def notes_section(data: dict) -> list[str]:
         one = http["levels"].get("/predict", {}).get("1", {}).get("p50_ms")
         if in_process and denominator and lean and one and abs(denominator / in_process - 1) > 0.15:
             lines.append(
-                f"- The latency goal's denominator (raw LiteRT, measured by http_e2e before its server starts) was "
-                f"{denominator} ms in this run, but {in_process} ms in the inference benchmark on the same bundle "
-                f"minutes earlier: this VM's speed drifts. Against {in_process} ms, /predict p50 is "
-                f"{one / in_process:.2f}× (httpx) and {lean / in_process:.2f}× (stdlib client).")
+                f"- Raw LiteRT measured once by http_e2e before its server starts was {denominator} ms in this run, "
+                f"but {in_process} ms in the inference benchmark on the same bundle minutes earlier: this VM's speed "
+                f"drifts (against {in_process} ms, /predict p50 is {one / in_process:.2f}× with httpx and "
+                f"{lean / in_process:.2f}× with the stdlib client). That is why the goal's ratio is the median of "
+                "rounds that interleave raw LiteRT and /predict.")
     lines.append("- Every HTTP number includes the load generator (httpx, same machine, same two cores); its "
                  "CPU per request is in the table, beside the server's own. 'Server-only capacity' = cores × 1000 / "
                  "server CPU ms per request: the rate the server could sustain with the cores to itself (a projection "

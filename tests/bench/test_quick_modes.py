@@ -90,5 +90,5 @@ def test_input_check_benchmark_reports_every_proxy_set(tmp_path, ham10000_dir):
     assert {"everyday", "ham_validation", "ham_test_other_camera", "ham_test_blurred"} <= set(report["rates"])
     cost = report["check_cost"]
     assert cost["check_alone_p50_ms"] > 0 and cost["inference_p50_ms"] > 0
-    assert cost["added_per_request_ms"] == pytest.approx(
-        cost["inference_and_check_p50_ms"] - cost["inference_p50_ms"], abs=0.002)
+    low, high = cost["added_per_request_iqr_ms"]
+    assert low <= cost["added_per_request_ms"] <= high and cost["blocks"] == 6
