@@ -242,7 +242,7 @@ def input_check_section(check: dict) -> list[str]:
              f"percentile; {spec['principal_directions']} principal directions). The check's cost per request, "
              f"side by side in one run (alternating blocks of inference alone and inference + check): "
              f"**{cost['added_per_request_ms']} ms added** (median over block pairs; interquartile range "
-             f"{cost.get('added_per_request_iqr_ms')} ms; inference alone p50 {cost['inference_p50_ms']} ms); "
+             f"{fmt(cost.get('added_per_request_iqr_ms'))} ms; inference alone p50 {cost['inference_p50_ms']} ms); "
              f"the check alone: {cost['check_alone_p50_ms']} ms.", "",
              *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
                      "low_resolution", "median distance"], rows), ""]

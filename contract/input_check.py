@@ -4,8 +4,7 @@ The covariance of the training split's features is kept as its K leading princip
 variances, and one variance shared by the F - K directions left out (the probabilistic-PCA form): the
 distance is the Mahalanobis distance under that covariance. With K = F it is the full Mahalanobis distance.
 The reduced form costs one (K, F) matrix-vector product per image instead of (F, F): 0.66 MB of statistics
-instead of 6.5 MB, which no longer overflow a core's 4 MB L2 cache beside the model (bench/RESULTS.md compares
-the ranks' cost and flag rates).
+instead of 6.5 MB (bench/RESULTS.md compares the ranks' cost and flag rates).
 
 Training fits the statistics on the training split and sets the threshold at a high percentile of the
 validation split's distances; the bundle stores them (`input_check.npz`, hashed in the contract). The

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "refit-input-check", formatter_class=_Help,
         help="fit a bundle's input check again from its own model and split (no retraining)",
         description="Recompute input_check.npz and the input-check limits of a bundle with the current fitting "
-                    "code, from the bundle's Keras model and split manifest, exactly as train does at export; "
+                    "code, from the bundle's Keras model and split manifest, as train does at export; "
                     "the model card and the contract are updated.")
     add_refresh_flags(refit)
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reconvert-litert", formatter_class=_Help,
         help="convert a bundle's Keras model to model.tflite again (no retraining)",
         description="Convert the bundle's Keras model to LiteRT with the current export code (both signatures), "
-                    "verify it against the Keras model on validation images exactly as train does, and update "
+                    "verify it against the Keras model on validation images as train does, and update "
                     "model.tflite, history.json's gaps, the model card and the contract.")
     add_refresh_flags(convert)
     return parser

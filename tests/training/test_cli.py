@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from training.cli import DEFAULT_EVALUATION_DIR, build_parser
+from training.cli import DEFAULT_EVALUATION_DIR, build_parser, main
 from training.config import TrainConfig, cli_fields
 
 
@@ -42,3 +42,18 @@ def test_old_flag_spellings_still_work():
 def test_evaluate_writes_under_the_ignored_runs_folder_by_default():
     args = build_parser().parse_args(["evaluate", "--model-dir", "m", "--data-dir", "d"])
     assert args.output_dir == DEFAULT_EVALUATION_DIR and DEFAULT_EVALUATION_DIR.parts[0] == "runs"
+
+
+def test_a_refresh_needs_a_model_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["refit-input-check", "--model-dir", "models", "--data-dir", "data"])
+    assert exit_info.value.code == 2 and "--model-version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("contract", [None, "{not json", '{"files": {}}'])
+def test_a_refresh_of_an_unreadable_bundle_exits_2_with_a_message(tmp_path, capsys, contract):
+    if contract is not None:
+        (tmp_path / "contract.json").write_text(contract)
+    code = main(["reconvert-litert", "--model-dir", str(tmp_path), "--data-dir", str(tmp_path),
+                 "--model-version", "9.9.9"])
+    assert code == 2 and "contract.json" in capsys.readouterr().err

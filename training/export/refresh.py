@@ -7,8 +7,9 @@ the bundle's split, so they can be made again as `train` makes them at export:
 - `reconvert_litert`: model.tflite (converted and verified against the Keras model) and its gaps in history.json.
 
 The new contract is validated before anything is written; then each file is rewritten atomically, the model
-card next, and contract.json (version, limits and hashes) last. Only the files a refresh reads and never
-writes are checked against the old contract, so a refresh that was interrupted can simply be run again.
+card next, and contract.json (version, limits and hashes) last. Every file a refresh keeps must match the old
+contract, but the ones it rewrites are not checked, so a refresh that was interrupted can simply be run again;
+it ends by reading the bundle back as the service would.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import pandas as pd
 from pydantic import ValidationError
 
 from contract.bundle import (
+    BundleError,
+    read_contract,
     read_thresholds,
     sha256_of,
     verify_files,
     write_atomically,
     write_json_atomically,
 )
-from contract.schema import BundleFiles, ModelContract
+from contract.schema import BundleFiles, InputSpec, ModelContract
 from training import input_check
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
@@ -36,8 +39,9 @@ from training.evaluation.report import predict_with_features
 from training.export import litert
 from training.model_card import read_history_and_metrics, render_model_card
 
-# What a refresh reads and never rewrites: these must still match the contract.
-READ_ONLY = (BundleFiles.KERAS_MODEL, BundleFiles.SPLIT_MANIFEST, BundleFiles.THRESHOLD, BundleFiles.METRICS)
+# What every refresh reads: these must be listed in the contract (and, like every file a refresh does not
+# rewrite, still match it).
+REQUIRED = (BundleFiles.KERAS_MODEL, BundleFiles.SPLIT_MANIFEST, BundleFiles.METRICS)
 
 
 class StaleContract(TrainingError):
@@ -46,8 +50,8 @@ class StaleContract(TrainingError):
 
 def refit_input_check(bundle_dir: Path, data_dir: Path, model_version: str,
                       metadata: Path | None = None) -> ModelContract:
-    raw, model = _open(bundle_dir)
-    size = int(raw["input"]["image_size"])
+    raw, model = _open(bundle_dir, model_version, rewrites={BundleFiles.INPUT_CHECK})
+    size = InputSpec.model_validate(raw["input"]).image_size
     train_paths, validation_paths = _split_paths(bundle_dir, data_dir, metadata)
     train_images = load_images(train_paths, size)
     statistics, limits = input_check.fit(predict_with_features(model, train_images)[1],
@@ -60,7 +64,8 @@ def refit_input_check(bundle_dir: Path, data_dir: Path, model_version: str,
 
 def reconvert_litert(bundle_dir: Path, data_dir: Path, model_version: str,
                      metadata: Path | None = None) -> ModelContract:
-    raw, model = _open(bundle_dir)
+    raw, model = _open(bundle_dir, model_version,
+                       rewrites={BundleFiles.LITERT_MODEL, BundleFiles.TRAINING_HISTORY})
     contract = _next_contract(raw, model_version)
     layer, size = contract.explanation.layer, contract.input.image_size
     validation = load_images(_split_paths(bundle_dir, data_dir, metadata)[1][:litert.VERIFY_IMAGES], size)
@@ -72,11 +77,22 @@ def reconvert_litert(bundle_dir: Path, data_dir: Path, model_version: str,
     return _finish(bundle_dir, contract, written)
 
 
-def _open(bundle_dir: Path) -> tuple[dict, keras.Model]:
-    """The contract as plain JSON (the files a refresh only reads verified) and the bundle's Keras model."""
-    raw = json.loads((bundle_dir / BundleFiles.CONTRACT).read_text())
-    listed = raw.get("files", {})
-    verify_files(bundle_dir, {name: listed[name] for name in READ_ONLY if name in listed})
+def _open(bundle_dir: Path, model_version: str, rewrites: set[str]) -> tuple[dict, keras.Model]:
+    """The contract as plain JSON and the bundle's Keras model. Every listed file except those this refresh
+    rewrites (and the card) must match the contract: what a refresh keeps, it vouches for."""
+    try:
+        raw = json.loads((bundle_dir / BundleFiles.CONTRACT).read_text())
+    except (OSError, ValueError) as error:
+        raise BundleError(f"{bundle_dir / BundleFiles.CONTRACT} cannot be read: {error}") from error
+    listed = raw.get("files", {}) if isinstance(raw, dict) else {}
+    missing = [name for name in REQUIRED if name not in listed]
+    if missing:
+        raise BundleError(f"{BundleFiles.CONTRACT} does not list {missing}: not a bundle a refresh can work from")
+    if model_version == raw.get("model_version"):
+        raise StaleContract(f"the bundle is already {model_version}; a refresh changes what the service answers, "
+                            "so it needs a new model version (a patch bump for the same weights)")
+    kept = {name: digest for name, digest in listed.items() if name not in rewrites | {BundleFiles.MODEL_CARD}}
+    verify_files(bundle_dir, kept)
     return raw, keras.models.load_model(bundle_dir / BundleFiles.KERAS_MODEL, compile=False)
 
 
@@ -85,8 +101,9 @@ def _next_contract(raw: dict, model_version: str) -> ModelContract:
     try:
         return ModelContract.model_validate({**raw, "model_version": model_version})
     except ValidationError as error:
-        raise StaleContract(f"{BundleFiles.CONTRACT} cannot be carried forward: {error}\n(a bundle from before the "
-                            "input check recorded its rank needs `refit-input-check` first)") from error
+        hint = ("\n(a bundle from before the input check recorded its rank needs `refit-input-check` first)"
+                if "principal_directions" in str(error) else "")
+        raise StaleContract(f"{BundleFiles.CONTRACT} cannot be carried forward: {error}{hint}") from error
 
 
 def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> ModelContract:
@@ -94,9 +111,8 @@ def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> M
     metrics, history = read_history_and_metrics(bundle_dir)
     card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir), metrics, history)
     files = {**contract.files, **{path.name: sha256_of(path) for path in [*written, card]}}
-    contract = contract.model_copy(update={"files": files})
-    write_json_atomically(bundle_dir / BundleFiles.CONTRACT, contract)
-    return contract
+    write_json_atomically(bundle_dir / BundleFiles.CONTRACT, contract.model_copy(update={"files": files}))
+    return read_contract(bundle_dir)  # success means a bundle whose every file matches its contract
 
 
 def _split_paths(bundle_dir: Path, data_dir: Path, metadata: Path | None) -> tuple[list[str], list[str]]:
