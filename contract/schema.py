@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from contract.diagnoses import CANCEROUS_CODES, NON_CANCEROUS_CODES
 
 SCHEMA_VERSION: Literal[2] = 2
+# MAJOR.MINOR.PATCH with an optional pre-release and build (semver.org), so clients can compare versions.
+SEMANTIC_VERSION = r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 FALLBACK_THRESHOLD = 0.61  # the seed project's tuned value, used only when a bundle has none
 POSITIVE_DIAGNOSES = CANCEROUS_CODES
 NEGATIVE_DIAGNOSES = NON_CANCEROUS_CODES
@@ -145,7 +147,7 @@ class ModelContract(_Frozen):
 
     schema_version: Literal[2] = SCHEMA_VERSION
     model_name: str = "skin-cancer-detector"
-    model_version: str
+    model_version: str = Field(pattern=SEMANTIC_VERSION, description="Semantic version of the bundle.")
     created_at: str
     backbone: str
     backbone_weights: str = Field(description="Where the backbone's initial weights came from.")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
 from contract.bundle import BundleError
-from contract.schema import BundleFiles
+from contract.schema import SEMANTIC_VERSION, BundleFiles
 from training.config import BACKBONES, TrainConfig, cli_fields
 from training.errors import TrainingError
 
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_refresh_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
     parser.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
-    parser.add_argument("--model-version", required=True,
+    parser.add_argument("--model-version", required=True, type=semantic_version,
                         help="the refreshed bundle's model version: a patch bump for the same weights "
                              "(MAINTAINING.md), since what the service answers may change")
     parser.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
@@ -92,7 +93,16 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
             options["type"] = _TYPES[kind]
         if item.name == "backbone":
             options["choices"] = BACKBONES
+        if item.name == "model_version":
+            options["type"] = semantic_version
         parser.add_argument(*flags, **options)
+
+
+def semantic_version(text: str) -> str:
+    """Refuses a malformed version at the command line, not at export after hours of training."""
+    if not re.fullmatch(SEMANTIC_VERSION, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 2.1.0)")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,21 @@ def test_a_refresh_needs_a_model_version(capsys):
     assert exit_info.value.code == 2 and "--model-version" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["train", "--data-dir", "d", "--output-dir", "o"],
+                                     ["refit-input-check", "--model-dir", "m", "--data-dir", "d"]])
+@pytest.mark.parametrize("version", ["2.1", "v2.1.0", "2.1.0.1", "latest"])
+def test_a_version_that_is_not_semantic_is_refused_before_any_work(capsys, command, version):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--model-version", version])
+    assert exit_info.value.code == 2 and "not a semantic version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["2.1.0", "0.0.1-test", "1.0.0-rc.1+build.5"])
+def test_semantic_versions_with_pre_release_and_build_are_accepted(version):
+    args = build_parser().parse_args(["train", "--data-dir", "d", "--output-dir", "o", "--model-version", version])
+    assert args.model_version == version
+
+
 @pytest.mark.parametrize("contract", [None, "{not json", '{"files": {}}'])
 def test_a_refresh_of_an_unreadable_bundle_exits_2_with_a_message(tmp_path, capsys, contract):
     if contract is not None:

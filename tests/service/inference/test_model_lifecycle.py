@@ -51,6 +51,7 @@ def _contract_payload(files: dict[str, str]) -> dict:
     [
         (lambda d: None, "not found"),
         (lambda d: _write_contract(d, {"model_version": 3}), "not a valid ModelContract"),
+        (lambda d: _write_contract(d, {**_contract_payload({}), "model_version": "2.1"}), "model_version"),
         (lambda d: _write_contract(d, _contract_payload({"model.tflite": "0" * 64})), "missing"),
         (
             lambda d: (
@@ -60,7 +61,7 @@ def _contract_payload(files: dict[str, str]) -> dict:
             "does not match the sha256",
         ),
     ],
-    ids=["missing-bundle", "invalid-contract", "listed-file-missing", "hash-mismatch"],
+    ids=["missing-bundle", "invalid-contract", "version-not-semantic", "listed-file-missing", "hash-mismatch"],
 )
 def test_broken_bundle_keeps_liveness_and_says_why(make_settings, tmp_path, prepare, reason):
     bundle = tmp_path / "bundle"
