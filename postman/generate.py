@@ -15,6 +15,8 @@ from pathlib import Path
 from service.api.schemas import DISCLAIMER, PREDICTION_EXAMPLE
 from service.version import SERVICE_VERSION
 
+MODEL_VERSION = PREDICTION_EXAMPLE["model"]["version"]  # the examples quote the one version the API examples show
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = REPO_ROOT / "postman" / "skin-cancer-detector.postman_collection.json"
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
@@ -130,14 +132,14 @@ def open_inference_items() -> list[dict]:
         request("OIP: server ready", "GET", "/v2/health/ready", "200 once the model is ready (400 before).",
                 auth=False, examples=[example("Ready", 200, {"ready": True})]),
         request("OIP: model metadata", "GET", "/v2/models/{{modelName}}", "Inputs and outputs of the model.",
-                examples=[example("Metadata", 200, {"name": "skin-cancer-detector", "versions": ["2.0.1"],
+                examples=[example("Metadata", 200, {"name": "skin-cancer-detector", "versions": [MODEL_VERSION],
                                                     "platform": "litert", "inputs": [], "outputs": []})]),
         request("OIP: model ready", "GET", "/v2/models/{{modelName}}/ready", "Readiness of this model.",
                 examples=[example("Ready", 200, {"name": "skin-cancer-detector", "ready": True})]),
         request("OIP: infer", "POST", "/v2/models/{{modelName}}/infer",
                 "The image file base64-encoded as a BYTES input named image (a UINT8 [1,H,W,3] tensor works too).",
                 raw_json=infer, headers=[{"key": "Content-Type", "value": "application/json", "type": "text"}],
-                examples=[example("Outputs", 200, {"model_name": "skin-cancer-detector", "model_version": "2.0.1",
+                examples=[example("Outputs", 200, {"model_name": "skin-cancer-detector", "model_version": MODEL_VERSION,
                                                    "id": "postman-1", "outputs": [
                                                        {"name": "probability", "datatype": "FP32", "shape": [1, 1],
                                                         "data": [0.62]}]})]),
@@ -149,9 +151,10 @@ def operations_items() -> list[dict]:
         request("Liveness", "GET", "/healthz", "The process serves.", auth=False,
                 examples=[example("Alive", 200, {"status": "alive"})]),
         request("Readiness", "GET", "/readyz", "The model is loaded (503 problem until then).", auth=False,
-                examples=[example("Ready", 200, {"status": "ready", "model_version": "2.0.1", "engine": "litert"})]),
+                examples=[example("Ready", 200,
+                                  {"status": "ready", "model_version": MODEL_VERSION, "engine": "litert"})]),
         request("Model", "GET", "/v1/model", "Version, diagnoses, thresholds, explanation and input-check settings.",
-                examples=[example("The served bundle", 200, {"id": "skin-cancer-detector", "version": "2.0.1"})]),
+                examples=[example("The served bundle", 200, {"id": "skin-cancer-detector", "version": MODEL_VERSION})]),
         request("Metrics", "GET", "/metrics", "Prometheus text.", auth=False),
         request("OpenAPI document", "GET", "/openapi.json", "The API's OpenAPI 3.1 document.", auth=False),
         request("Interactive docs", "GET", "/docs", "Swagger UI, served offline.", auth=False),

@@ -58,6 +58,12 @@ def test_readme_and_model_card_quote_the_measured_numbers(test_metrics):
     assert f"v{read_contract(SHIPPED).model_version}" in bundled
 
 
+def test_the_api_examples_quote_the_shipped_version():
+    from service.api.schemas import PREDICTION_EXAMPLE  # also what the README's and Postman's examples show
+
+    assert PREDICTION_EXAMPLE["model"]["version"] == read_contract(SHIPPED).model_version
+
+
 def test_it_separates_real_test_split_lesions(served, ham10000_dir):
     # A few dozen held-out images through the HTTP API: a smoke check that the served model is the trained
     # one (a random head scores ~0.5), not a re-measurement of the card's numbers.
