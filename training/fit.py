@@ -30,7 +30,7 @@ def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[k
     strategy = configure_devices()
     train_x, train_y = pipeline.split_arrays(table, images, "train")
     val_x, val_y = pipeline.split_arrays(table, images, "validation")
-    weights = pipeline.class_weights(train_y)
+    weights = pipeline.class_weights(train_y, config.class_weight_power)
     train_data = pipeline.make_dataset(train_x, train_y, config.batch_size, training=True, seed=config.seed,
                                        weights=weights)
     val_data = pipeline.make_dataset(val_x, val_y, config.batch_size, training=False)

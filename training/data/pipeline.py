@@ -43,10 +43,13 @@ def load_images(paths: list[str], image_size: int, workers: int = 4) -> np.ndarr
     return images
 
 
-def class_weights(class_indices: np.ndarray) -> np.ndarray:
-    """(K,) balanced weights n / (K * n_c), so each diagnosis present contributes equally to the loss.
+def class_weights(class_indices: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """(K,) loss weights (n / (K * n_c)) ** power for the diagnoses present in the split.
 
-    A diagnosis absent from the split (possible in --limit runs) gets weight 1: it has no samples to weigh.
+    power 1 makes every diagnosis contribute equally to the loss; 0.5 (the square root) keeps the rare
+    diagnoses weighted up while shrinking the spread of weights within a batch (df ~12x nv becomes ~3.5x),
+    which makes phase 2's steps less noisy. A diagnosis absent from the split (possible in --limit runs)
+    gets weight 1: it has no samples to weigh.
     """
     classes = len(CLASS_CODES)
     counts = np.bincount(class_indices.astype(np.int64), minlength=classes)
@@ -54,7 +57,7 @@ def class_weights(class_indices: np.ndarray) -> np.ndarray:
     if present.sum() < 2:
         raise IngestError(f"the training split has fewer than two diagnoses (counts {counts.tolist()})")
     weights = np.ones(classes, dtype=np.float32)
-    weights[present] = len(class_indices) / (present.sum() * counts[present])
+    weights[present] = (len(class_indices) / (present.sum() * counts[present])) ** power
     return weights
 
 

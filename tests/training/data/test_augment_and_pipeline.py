@@ -74,6 +74,14 @@ def test_class_weights_make_every_present_diagnosis_weigh_the_same():
     assert weights[0] == 1.0, "an absent diagnosis has nothing to weigh"
 
 
+def test_class_weight_power_shrinks_the_spread_and_zero_leaves_the_loss_unweighted():
+    classes = np.array([5] * 70 + [4] * 20 + [3] * 10)
+    balanced, square_root = pipeline.class_weights(classes), pipeline.class_weights(classes, power=0.5)
+    np.testing.assert_allclose(square_root[[3, 4, 5]], np.sqrt(balanced[[3, 4, 5]]), rtol=1e-6)
+    assert square_root[3] / square_root[5] < balanced[3] / balanced[5]
+    np.testing.assert_array_equal(pipeline.class_weights(classes, power=0.0), np.ones(7, np.float32))
+
+
 def test_training_batches_are_augmented_and_weighted_and_evaluation_batches_are_untouched():
     images = (ramp_images(batch=10, size=16)).astype(np.uint8)
     labels = np.array([0, 1] * 5)
