@@ -15,7 +15,10 @@ from contract.diagnoses import CANCEROUS_CODES, NON_CANCEROUS_CODES
 
 SCHEMA_VERSION: Literal[2] = 2
 # MAJOR.MINOR.PATCH with an optional pre-release and build (semver.org), so clients can compare versions.
-SEMANTIC_VERSION = r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+_NUMBER = r"(?:0|[1-9][0-9]*)"  # no leading zeros
+_PRE_RELEASE_PART = rf"(?:{_NUMBER}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+SEMANTIC_VERSION = (rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-{_PRE_RELEASE_PART}(?:\.{_PRE_RELEASE_PART})*)?"
+                    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$")
 FALLBACK_THRESHOLD = 0.61  # the seed project's tuned value, used only when a bundle has none
 POSITIVE_DIAGNOSES = CANCEROUS_CODES
 NEGATIVE_DIAGNOSES = NON_CANCEROUS_CODES

@@ -59,9 +59,18 @@ def test_readme_and_model_card_quote_the_measured_numbers(test_metrics):
 
 
 def test_the_api_examples_quote_the_shipped_version():
-    from service.api.schemas import PREDICTION_EXAMPLE  # also what the README's and Postman's examples show
+    from service.api.schemas import PREDICTION_EXAMPLE  # the OpenAPI example, which Postman's examples reuse
 
     assert PREDICTION_EXAMPLE["model"]["version"] == read_contract(SHIPPED).model_version
+
+
+def test_the_readme_example_response_is_the_shipped_bundles():
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = readme[readme.index("A prediction looks like this"):readme.index("## ", readme.index("A prediction"))]
+    thresholds = json.loads((SHIPPED / BundleFiles.THRESHOLD).read_text())
+    assert f'"version": "{read_contract(SHIPPED).model_version}"' in example
+    assert f'"threshold": {thresholds["threshold"]:.4f}' in example
+    assert f'"threshold": {thresholds["high_sensitivity"]["threshold"]:.3f}' in example
 
 
 def test_it_separates_real_test_split_lesions(served, ham10000_dir):

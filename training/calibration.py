@@ -1,7 +1,7 @@
 """Temperature and class-bias scaling, fitted on validation and folded into the logits layer.
 
-Class-weighted training tells the model every diagnosis is equally common, so its raw softmax overstates
-the rare ones. One temperature (sharpness) and one bias per diagnosis (prevalence), fitted by log-loss on
+Class-weighted training tells the model the rare diagnoses are more common than they are, so its raw
+softmax overstates them. One temperature (sharpness) and one bias per diagnosis (prevalence), fitted by log-loss on
 the validation split (never test), turn it into probabilities of the data's real mix: what the
 differential shows and what the cancer probability sums. Folding them into the logits layer's kernel and
 bias keeps the model one self-contained file. The temperature is positive, so the ranking of each class

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import sys
 from pathlib import Path
@@ -95,6 +96,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
             options["choices"] = BACKBONES
         if item.name == "model_version":
             options["type"] = semantic_version
+        if item.name == "class_weight_power":
+            options["type"] = non_negative_number
         parser.add_argument(*flags, **options)
 
 
@@ -103,6 +106,17 @@ def semantic_version(text: str) -> str:
     if not re.fullmatch(SEMANTIC_VERSION, text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 2.1.0)")
     return text
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0: a negative power would weigh the common diagnoses up, NaN would poison the loss."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,11 @@ from contract.schema import InputCheckSpec
 
 DISTANCE_PERCENTILE = 99.0  # of validation distances: ~1 % of in-distribution images are flagged
 QUALITY_PERCENTILES = (0.5, 99.5)
-# On bundle 2.0.0's features the leading 128 directions hold ~94 % of the variance, and on validation data
-# (HAM10000 validation, its re-photographed copy, everyday photos) the flag rates matched the full-rank
-# distance's within one image in a hundred (`python -m bench.input_check --ranks`); 128 x 1280 float32 is
-# 0.66 MB instead of 6.5 MB at full rank, and cheaper per request (bench/RESULTS.md).
+# Chosen on bundle 2.0.0 and rechecked on 2.1.0 (`python -m bench.input_check --ranks`): the leading 128
+# directions held ~94 % of 2.0.0's feature variance; on HAM10000 validation and its re-photographed copy the
+# flag rates match the full-rank distance's within one image in a hundred, and every everyday photo is
+# flagged (at full rank, 2.1.0 flags only 87 % of them); 128 x 1280 float32 is 0.66 MB instead of 6.5 MB,
+# and cheaper per request (bench/RESULTS.md).
 PRINCIPAL_DIRECTIONS = 128
 
 

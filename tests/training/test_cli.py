@@ -52,11 +52,19 @@ def test_a_refresh_needs_a_model_version(capsys):
 
 @pytest.mark.parametrize("command", [["train", "--data-dir", "d", "--output-dir", "o"],
                                      ["refit-input-check", "--model-dir", "m", "--data-dir", "d"]])
-@pytest.mark.parametrize("version", ["2.1", "v2.1.0", "2.1.0.1", "latest"])
+@pytest.mark.parametrize("version", ["2.1", "v2.1.0", "2.1.0.1", "latest", "01.2.3", "1.2.3-01", "1.2.3-a..b",
+                                     "1.2.3-", "\uff11.2.3"])
 def test_a_version_that_is_not_semantic_is_refused_before_any_work(capsys, command, version):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--model-version", version])
     assert exit_info.value.code == 2 and "not a semantic version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("power", ["-1", "nan", "inf", "half"])
+def test_a_class_weight_power_that_is_not_a_finite_non_negative_number_is_refused(capsys, power):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data-dir", "d", "--output-dir", "o", "--class-weight-power", power])
+    assert exit_info.value.code == 2 and "--class-weight-power" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("version", ["2.1.0", "0.0.1-test", "1.0.0-rc.1+build.5"])
