@@ -15,6 +15,7 @@ from contract.diagnoses import CLASS_CODES, cancer_probability
 from contract.schema import BundleFiles, ModelLayers, ThresholdReport
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
+from training.errors import IngestError
 from training.evaluation.metrics import (
     bootstrap_intervals,
     differential_metrics,
@@ -108,16 +109,40 @@ def train_prevalence(manifest: pd.DataFrame) -> np.ndarray:
     return shares / max(shares.sum(), 1.0)
 
 
-def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_dir: Path) -> dict:
-    """Score a bundle on any labelled set (on its own training data, only its test split); write the report."""
+def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_dir: Path,
+                    split: str = "test") -> dict:
+    """Score a bundle on any labelled set (on its own training data, only its test split); write the report.
+
+    split="validation" scores the bundle's own validation split instead: the split that candidate bundles are
+    compared on before one is shipped (its calibration and thresholds were fitted there, so it flatters every
+    candidate alike and is never a reported result).
+    """
     contract = read_contract(model_dir)
     table = load_dataset(data_dir, metadata)
-    table, note, prevalence = restrict_to_test_split(table, model_dir)
+    if split == "validation":
+        table, note, prevalence = restrict_to_validation_split(table, model_dir)
+    else:
+        table, note, prevalence = restrict_to_test_split(table, model_dir)
     model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
     probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
     evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir), note, prevalence)
     write_evaluation(evaluation, out_dir)
     return evaluation.metrics
+
+
+def restrict_to_validation_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """The bundle's own validation images, a note saying so, and the train prevalence."""
+    manifest_path = model_dir / BundleFiles.SPLIT_MANIFEST
+    if not manifest_path.exists():
+        raise IngestError(f"{model_dir} has no {BundleFiles.SPLIT_MANIFEST}: it names no validation split")
+    manifest = pd.read_csv(manifest_path, dtype={"image_id": str})
+    validation_ids = set(manifest.loc[manifest["split"] == "validation", "image_id"])
+    kept = table[table["image_id"].isin(validation_ids)].reset_index(drop=True)
+    if kept.empty:
+        raise IngestError("none of the given images is in the bundle's validation split")
+    note = (f"the bundle's own validation split: {len(kept)} images (calibration and thresholds were fitted "
+            "there: for comparing bundles, not for reporting)")
+    return kept, note, train_prevalence(manifest)
 
 
 def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.DataFrame, str, np.ndarray | None]:

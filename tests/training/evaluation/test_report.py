@@ -1,9 +1,11 @@
-"""Evaluating a bundle on its own training data scores only its test split."""
+"""Evaluating a bundle on its own training data scores only its test split, or on request its validation split."""
 
 import pandas as pd
+import pytest
 
 from contract.schema import BundleFiles
-from training.evaluation.report import restrict_to_test_split
+from training.errors import IngestError
+from training.evaluation.report import restrict_to_test_split, restrict_to_validation_split
 
 
 def test_only_test_and_foreign_images_are_kept(tmp_path):
@@ -24,3 +26,16 @@ def test_a_set_foreign_to_the_bundle_is_scored_whole(tmp_path):
     table = pd.DataFrame({"image_id": ["x", "y"], "dx": ["nv", "mel"]})
     kept, note, _ = restrict_to_test_split(table, tmp_path)
     assert len(kept) == 2 and "none belong" in note
+
+
+def test_the_validation_split_keeps_only_its_own_images(tmp_path):
+    manifest = pd.DataFrame({"image_id": ["a", "b", "c"], "lesion_id": ["1", "2", "3"], "dx": ["nv", "mel", "nv"],
+                             "label": [0, 1, 0], "split": ["train", "validation", "test"]})
+    manifest.to_csv(tmp_path / BundleFiles.SPLIT_MANIFEST, index=False)
+    table = pd.DataFrame({"image_id": ["a", "b", "c", "external"], "dx": ["nv", "mel", "nv", "mel"]})
+    kept, note, _ = restrict_to_validation_split(table, tmp_path)
+    assert kept["image_id"].tolist() == ["b"] and "validation split: 1 images" in note
+    with pytest.raises(IngestError, match="none of the given images"):
+        restrict_to_validation_split(table[table["image_id"] != "b"], tmp_path)
+    with pytest.raises(IngestError, match="no split_manifest"):
+        restrict_to_validation_split(table, tmp_path / "elsewhere")
