@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from contract.bundle import BundleError
-from contract.schema import SEMANTIC_VERSION, BundleFiles
-from training.config import BACKBONES, TrainConfig, cli_fields
+from contract.schema import BundleFiles
+from training.config import TrainConfig, cli_fields, semantic_version
 from training.errors import TrainingError
 
 DEFAULT_EVALUATION_DIR = Path("runs") / "evaluation"
@@ -75,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_refresh_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", type=Path, required=True, help="the bundle, updated in place")
     parser.add_argument("--data-dir", type=Path, required=True, help="HAM10000 folder (the bundle's training data)")
-    parser.add_argument("--model-version", required=True, type=semantic_version,
+    parser.add_argument("--model-version", required=True, type=argument_type(semantic_version),
                         help="the refreshed bundle's model version: a patch bump for the same weights "
                              "(MAINTAINING.md), since what the service answers may change")
     parser.add_argument("--metadata", type=Path, help="metadata CSV (default: found under --data-dir)")
@@ -91,35 +90,24 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
         else:
             options["default"] = item.default
         kind = str(item.type).replace(" | None", "")
+        parse, choices = item.metadata.get("parse"), item.metadata.get("choices")
         if kind == "bool":
             options["action"] = argparse.BooleanOptionalAction
         else:
-            options["type"] = _TYPES[kind]
-        if item.name == "backbone":
-            options["choices"] = BACKBONES
-        if item.name == "model_version":
-            options["type"] = semantic_version
-        if item.name == "class_weight_power":
-            options["type"] = non_negative_number
+            options["type"] = argument_type(parse) if parse else _TYPES[kind]
+        if choices:
+            options["choices"] = choices
         parser.add_argument(*flags, **options)
 
 
-def semantic_version(text: str) -> str:
-    """Refuses a malformed version at the command line, not at export after hours of training."""
-    if not re.fullmatch(SEMANTIC_VERSION, text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 2.1.0)")
-    return text
-
-
-def non_negative_number(text: str) -> float:
-    """A finite number >= 0: a negative power would weigh the common diagnoses up, NaN would poison the loss."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
-    return value
+def argument_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """A field's parser as an argparse type: its ValueError's reason becomes the usage error."""
+    def parsed(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parsed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,15 +7,43 @@ into the bundle's contract, so the CLI, the code and the shipped model can never
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from contract.schema import SEMANTIC_VERSION
 
 BACKBONES = ("efficientnet_lite0", "efficientnetb0")
 
 
-def setting(default: object, help: str, *flags: str) -> object:
-    """A recipe field with its CLI help (and optional extra flag spellings) kept beside its default."""
-    return field(default=default, metadata={"help": help, "flags": flags})
+def setting(default: object, help: str, *flags: str, parse: Callable[[str], object] | None = None,
+            choices: tuple[str, ...] | None = None) -> object:
+    """A recipe field with its CLI help (and optional extra flag spellings) kept beside its default.
+
+    `parse` turns the flag's text into the value and raises ValueError, with the reason, for a value the
+    recipe cannot use; `choices` lists the only values allowed.
+    """
+    return field(default=default, metadata={"help": help, "flags": flags, "parse": parse, "choices": choices})
+
+
+def semantic_version(text: str) -> str:
+    """A malformed version is refused when the run is configured, not at export after hours of training."""
+    if not re.fullmatch(SEMANTIC_VERSION, text):
+        raise ValueError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 2.1.0)")
+    return text
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0: a negative power would weigh the common diagnoses up, NaN would poison the loss."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} must be a finite number >= 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -24,14 +52,15 @@ class TrainConfig:
     output_dir: Path = field(metadata={"help": "where the bundle is written"})
     metadata: Path | None = setting(None, "metadata CSV (default: found under --data-dir)")
     checkpoint_dir: Path | None = setting(None, "checkpoint folder (default: <output-dir>.checkpoints)")
-    backbone: str = setting("efficientnet_lite0", "ImageNet backbone")
+    backbone: str = setting("efficientnet_lite0", "ImageNet backbone", choices=BACKBONES)
     weights: str = setting("imagenet", "backbone weights: imagenet, none, or a .weights.h5 path")
     image_size: int = setting(192, "square model input side in pixels")
     limit: int | None = setting(None, "train on a stratified subset of about N images (quick runs)")
     seed: int = setting(42, "seed of the split, the shuffling, the augmentation and the initial weights")
     batch_size: int = setting(32, "images per training step")
     class_weight_power: float = setting(0.5, "loss weight of each diagnosis: (n / (K * n_class)) ** power; "
-                                             "1 balances the diagnoses, 0 leaves them unweighted")
+                                             "1 balances the diagnoses, 0 leaves them unweighted",
+                                        parse=non_negative_number)
     epochs_frozen: int = setting(2, "phase 1 epochs: the head alone, the backbone frozen")
     learning_rate_frozen: float = setting(1e-3, "phase 1 Adam learning rate", "--lr-frozen")
     # 14: the CPU budget of one run (~4 min an epoch on 2 cores); 2.1.0's best epoch was the 13th.
@@ -47,7 +76,8 @@ class TrainConfig:
     explanation_layer: str = setting("block5c_add", "backbone layer of the LayerCAM explanation (chosen on "
                                                     "validation with bench/explain.py)")
     skip_missing: bool = setting(False, "train without images the metadata lists but the folder lacks")
-    model_version: str = setting("2.1.0", "the bundle's model version (semantic versioning)")
+    model_version: str = setting("2.1.0", "the bundle's model version (semantic versioning)",
+                                 parse=semantic_version)
 
     @property
     def checkpoints(self) -> Path:

@@ -130,12 +130,17 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
     return evaluation.metrics
 
 
+def read_split_manifest(model_dir: Path) -> pd.DataFrame | None:
+    """The bundle's split_manifest.csv (image ids as strings), or None if it has none."""
+    path = model_dir / BundleFiles.SPLIT_MANIFEST
+    return pd.read_csv(path, dtype={"image_id": str}) if path.exists() else None
+
+
 def restrict_to_validation_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.DataFrame, str, np.ndarray]:
     """The bundle's own validation images, a note saying so, and the train prevalence."""
-    manifest_path = model_dir / BundleFiles.SPLIT_MANIFEST
-    if not manifest_path.exists():
+    manifest = read_split_manifest(model_dir)
+    if manifest is None:
         raise IngestError(f"{model_dir} has no {BundleFiles.SPLIT_MANIFEST}: it names no validation split")
-    manifest = pd.read_csv(manifest_path, dtype={"image_id": str})
     validation_ids = set(manifest.loc[manifest["split"] == "validation", "image_id"])
     kept = table[table["image_id"].isin(validation_ids)].reset_index(drop=True)
     if kept.empty:
@@ -147,10 +152,9 @@ def restrict_to_validation_split(table: pd.DataFrame, model_dir: Path) -> tuple[
 
 def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.DataFrame, str, np.ndarray | None]:
     """The rows that are not the bundle's train/validation images, a note saying so, and the train prevalence."""
-    manifest_path = model_dir / BundleFiles.SPLIT_MANIFEST
-    if not manifest_path.exists():
+    manifest = read_split_manifest(model_dir)
+    if manifest is None:
         return table, f"all {len(table)} images given (the bundle has no split manifest)", None
-    manifest = pd.read_csv(manifest_path, dtype={"image_id": str})
     prevalence = train_prevalence(manifest)
     seen = table["image_id"].isin(manifest["image_id"])
     if not seen.any():

@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 
 import keras
-import pandas as pd
 from pydantic import ValidationError
 
 from contract.bundle import (
@@ -35,7 +34,7 @@ from training import input_check
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
 from training.errors import IngestError, TrainingError
-from training.evaluation.report import predict_with_features
+from training.evaluation.report import predict_with_features, read_split_manifest
 from training.export import litert
 from training.model_card import read_history_and_metrics, render_model_card
 
@@ -118,7 +117,7 @@ def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> M
 def _split_paths(bundle_dir: Path, data_dir: Path, metadata: Path | None) -> tuple[list[str], list[str]]:
     """Image paths of the bundle's train and validation splits, in the metadata's order (as `train` sees
     them); every one must exist."""
-    manifest = pd.read_csv(bundle_dir / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
+    manifest = read_split_manifest(bundle_dir)  # listed in the contract and verified by _open
     split_of = dict(zip(manifest["image_id"], manifest["split"], strict=True))
     table = load_dataset(data_dir, metadata, skip_missing=True)
     wanted = {image_id for image_id, split in split_of.items() if split in ("train", "validation")}
