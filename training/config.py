@@ -16,6 +16,7 @@ from pathlib import Path
 from contract.schema import SEMANTIC_VERSION
 
 BACKBONES = ("efficientnet_lite0", "efficientnetb0")
+LEARNING_RATE_SCHEDULES = ("plateau", "cosine")
 
 
 def setting(default: object, help: str, *flags: str, parse: Callable[[str], object] | None = None,
@@ -69,8 +70,12 @@ class TrainConfig:
     unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
     early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",
                                            "--patience")
-    reduce_lr_patience: int = setting(2, "phase 2: epochs without a validation PR-AUC gain before the "
-                                         "learning rate drops 0.3x")
+    learning_rate_schedule: str = setting("plateau", "phase 2 learning rate: plateau (dropped 0.3x when "
+                                                     "validation stops improving) or cosine (decays towards 0 "
+                                                     "over the phase 2 epochs, one step per epoch)",
+                                          choices=LEARNING_RATE_SCHEDULES)
+    reduce_lr_patience: int = setting(2, "phase 2, plateau schedule: epochs without a validation PR-AUC gain "
+                                         "before the learning rate drops 0.3x")
     calibrate: bool = setting(True, "fit temperature and class-bias scaling on validation (folded into the "
                                     "model's last layer)")
     explanation_layer: str = setting("block5c_add", "backbone layer of the LayerCAM explanation (chosen on "
@@ -87,12 +92,16 @@ class TrainConfig:
         """The settings a resumed run must share: those that shape the fitted weights.
 
         Epoch counts and patience may change on resume; calibration, the version and the paths only
-        touch the export, which reruns from the finished checkpoints.
+        touch the export, which reruns from the finished checkpoints. Under the cosine schedule the
+        fine-tuning length sets every epoch's learning rate, so there it is bound too.
         """
         values = self.recipe()
-        for free in ("epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
-                     "calibrate", "model_version", "skip_missing", "explanation_layer"):
-            values.pop(free)
+        free = ["epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
+                "calibrate", "model_version", "skip_missing", "explanation_layer"]
+        if self.learning_rate_schedule == "cosine":
+            free.remove("epochs_finetune")
+        for name in free:
+            values.pop(name)
         return values
 
     def recipe(self) -> dict[str, object]:

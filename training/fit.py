@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -123,8 +124,7 @@ def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[
     log = checkpoints / f"{phase}.csv"
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup")),
-        EpochTimer(),  # before the logger, so the CSV records epoch_seconds
-        keras.callbacks.CSVLogger(str(log), append=True),
+        EpochTimer(),
     ]
     if phase == "finetune":
         callbacks += [
@@ -133,10 +133,27 @@ def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[
                 save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
             keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
                                           restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
-                                              patience=config.reduce_lr_patience, min_lr=1e-7),
+            learning_rate_callback(config),
         ]
-    return callbacks
+    # Last, so the CSV history also records what the callbacks above add: epoch_seconds, learning_rate.
+    return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True)]
+
+
+def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
+    """Phase 2's learning rate: dropped on a validation plateau, or on a cosine fixed by the epoch count."""
+    if config.learning_rate_schedule == "cosine":
+        return keras.callbacks.LearningRateScheduler(
+            lambda epoch: cosine_learning_rate(epoch, config.learning_rate_finetune, config.epochs_finetune))
+    return keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
+                                             patience=config.reduce_lr_patience, min_lr=1e-7)
+
+
+def cosine_learning_rate(epoch: int, initial: float, epochs: int) -> float:
+    """Half a cosine from `initial` at epoch 0 towards 0, stepped per epoch so a resumed run continues it.
+
+    The last epoch still learns (its rate is above 0), and the rate never rises within the phase.
+    """
+    return initial * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / max(epochs, 1)))
 
 
 def best_so_far(log: Path) -> float | None:
