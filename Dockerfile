@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # The serving image: the lean LiteRT install (no TensorFlow) and the bundled model.
 #
-#   docker build -t skin-cancer-detector:2.0.0 .
-#   docker run --rm -p 8000:8000 skin-cancer-detector:2.0.0
+#   docker build -t skin-cancer-detector:3.0.0 .
+#   docker run --rm -p 8000:8000 skin-cancer-detector:3.0.0
 #
 # Another bundle can be mounted over /app/models (read-only), or anywhere with MODEL_DIR pointing at it.
 
@@ -32,7 +32,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="skin-cancer-detector" \
       org.opencontainers.image.description="Dermoscopy lesion classifier with a differential, LayerCAM maps and an input check. Decision support, not a diagnosis." \
-      org.opencontainers.image.version="2.0.0" \
+      org.opencontainers.image.version="3.0.0" \
       org.opencontainers.image.licenses="Apache-2.0 AND CC-BY-NC-4.0"
 
 RUN groupadd --system --gid 10001 app \

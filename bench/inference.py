@@ -4,8 +4,8 @@ compiled Keras call vs raw LiteRT, all on one bundle, in one process, on the sam
     python -m bench.inference [--model-dir models] [--iterations 200] [--time-limit 30] [--quick] [--json PATH]
 
 Model-only timings (the input is already a (1, S, S, 3) float32 tensor); the service's own per-request
-steps (JPEG decode + resize, Grad-CAM overlay PNG) are timed separately. LiteRT variants run first, so
-TensorFlow's thread pools do not exist yet while they are measured.
+steps (JPEG decode + resize, the LayerCAM overlay as JPEG and as PNG) are timed separately. LiteRT variants
+run first, so TensorFlow's thread pools do not exist yet while they are measured.
 """
 
 from __future__ import annotations
@@ -111,9 +111,12 @@ def measure_keras(bundle: Path, contract, batch: np.ndarray, budget: dict, seed_
 
 
 def measure_service_steps(jpeg: bytes, size: int, bundle: Path, contract, budget: dict) -> dict:
-    """The non-model work of one request: decode + resize, the input check, and the explanation overlay PNG."""
+    """The non-model work of one request: decode + resize, the input check, and the explanation overlay.
+
+    The overlay is timed in both of /gradcam's encodings, side by side: JPEG (the default) and PNG.
+    """
     from contract.input_check import FeatureStatistics
-    from service.inference.heatmap import overlay_png
+    from service.inference.heatmap import OverlayFormat, draw_overlay
     from service.inference.input_check import InputCheck
 
     prepared = prepare_image(jpeg, size, display_side=DISPLAY_SIDE)
@@ -125,8 +128,10 @@ def measure_service_steps(jpeg: bytes, size: int, bundle: Path, contract, budget
         "preprocess_600x450_jpeg": time_calls(lambda: preprocess_image(jpeg, size), **budget),
         "input_check": time_calls(lambda: check.warnings(prepared.pixels, prepared.original_size, features),
                                   **budget),
-        "explanation_overlay_png": time_calls(
-            lambda: overlay_png(prepared.display, raw_map, contract.explanation), **budget),
+        **{f"explanation_overlay_{image_format.value}": time_calls(
+            lambda image_format=image_format: draw_overlay(prepared.display, raw_map, contract.explanation,
+                                                           image_format), **budget)
+           for image_format in OverlayFormat},
     }
 
 

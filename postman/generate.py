@@ -112,10 +112,13 @@ def prediction_items() -> list[dict]:
                     "timing": predicted["timing"], "disclaimer": DISCLAIMER})]),
         request("Explain (LayerCAM overlay)", "POST", "/gradcam",
                 "The prediction plus the map of the evidence for the predicted class, in the image's aspect ratio. "
-                "target=cancerous|non-cancerous picks another class; include_raw=true adds the raw map.",
-                query={"target": "predicted", "include_raw": "false"}, form=[file_field("file", SAMPLE)],
+                "target=cancerous|non-cancerous picks another class; include_raw=true adds the raw map; "
+                "heatmap_format=png sends the overlay as a lossless PNG instead of a JPEG.",
+                query={"target": "predicted", "include_raw": "false", "heatmap_format": "jpeg"},
+                form=[file_field("file", SAMPLE)],
                 examples=[example("A prediction with its map", 200, {
-                    **predicted, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...", "heatmap_width": 200,
+                    **predicted, "heatmap_base64": "/9j/4AAQSkZJRgABAQAAAQABAAD...",
+                    "heatmap_media_type": "image/jpeg", "heatmap_width": 200,
                     "heatmap_height": 150, "explanation": {"method": "layercam", "layer": "block5c_add",
                                                            "target": "cancerous", "peak": 3.1, "strength": 0.8,
                                                            "display_scale": 3.9, "empty": False,

@@ -85,7 +85,8 @@ def gradcam_response(explanation: Explanation, context: RequestContext, *, inclu
         model=model_ref(assessment.model),
         timing=Timing(preprocess_ms=assessment.preprocess_ms, inference_ms=assessment.inference_ms,
                       fetch_ms=fetch_ms, heatmap_ms=explanation.heatmap_ms, total_ms=context.elapsed_ms()),
-        heatmap_png_base64=base64.b64encode(explanation.overlay_png).decode("ascii"),
+        heatmap_base64=base64.b64encode(explanation.overlay).decode("ascii"),
+        heatmap_media_type=explanation.overlay_format.media_type,
         heatmap_width=width,
         heatmap_height=height,
         explanation=ExplanationInfo(

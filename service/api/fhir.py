@@ -6,7 +6,7 @@ The report is `preliminary` (an AI's suggestion, never a final result), in the i
 - a contained Device naming the model's id, version and sha256;
 - the AI-asserted security label (HL7 AI Transparency on FHIR: v3 ObservationValue AIAST) on every resource;
 - the disclaimer as the narrative, input-check warnings as Observation notes, and for /gradcam the
-  explanation overlay as a presentedForm (image/png).
+  explanation overlay as a presentedForm (image/jpeg, or image/png when asked for).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def diagnostic_report(assessment: Assessment, context: RequestContext, fhir: Fhi
         report["identifier"].insert(0, {"system": f"{SYSTEM}:client-identifier", "value": fhir.identifier})
     if explanation is not None:
         report["presentedForm"] = [{
-            "contentType": "image/png",
-            "data": base64.b64encode(explanation.overlay_png).decode("ascii"),
+            "contentType": explanation.overlay_format.media_type,
+            "data": base64.b64encode(explanation.overlay).decode("ascii"),
             "title": f"Explanation map: evidence for '{explanation.target.value}' ({explanation.spec.method})",
         }]
     return report

@@ -121,7 +121,8 @@ class ExplanationInfo(BaseModel):
 class GradcamResponse(PredictionResponse):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{**PREDICTION_EXAMPLE, "heatmap_png_base64": "iVBORw0KGgoAAAANSUhEUgAA...",
+            "examples": [{**PREDICTION_EXAMPLE, "heatmap_base64": "/9j/4AAQSkZJRgABAQAAAQABAAD...",
+                          "heatmap_media_type": "image/jpeg",
                           "heatmap_width": 256, "heatmap_height": 192,
                           "explanation": {"method": "layercam", "layer": "block5c_add", "target": "cancerous",
                                           "peak": 3.1, "strength": 0.8, "display_scale": 3.9, "empty": False,
@@ -129,8 +130,12 @@ class GradcamResponse(PredictionResponse):
         }
     )
 
-    heatmap_png_base64: str = Field(
-        description="PNG (base64, no data: prefix) of the explanation map over the image, in its own aspect ratio."
+    heatmap_base64: str = Field(
+        description="The explanation map over the image, in its own aspect ratio: the image file's bytes in base64 "
+                    "(no data: prefix), in the format that heatmap_media_type names."
+    )
+    heatmap_media_type: Literal["image/jpeg", "image/png"] = Field(
+        description="image/jpeg by default; image/png (lossless) with ?heatmap_format=png."
     )
     heatmap_width: int
     heatmap_height: int

@@ -24,11 +24,11 @@ from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
 from service.errors import OutOfDistribution
 from service.inference.decision import DecisionPolicy, ThresholdSource, Verdict
-from service.inference.heatmap import MapSummary, overlay_png, summarise
+from service.inference.heatmap import MapSummary, OverlayFormat, draw_overlay, summarise
 from service.inference.input_check import InputWarning, WarningCode
 from service.inference.model import ModelIdentity, ReadyModel
 
-DISPLAY_SIDE = 256  # longer side of the explanation overlay, in the original aspect ratio (PNG encoding grows with it)
+DISPLAY_SIDE = 256  # the overlay's longer side, in the original aspect ratio (drawing and encoding grow with it)
 
 
 class ExplanationTarget(enum.StrEnum):
@@ -64,7 +64,8 @@ class Explanation:
     spec: ExplanationSpec  # how the map was made and the scale it is drawn on
     raw_map: np.ndarray  # (g, g)
     summary: MapSummary
-    overlay_png: bytes
+    overlay: bytes  # the map over the image, encoded as overlay_format
+    overlay_format: OverlayFormat
     overlay_size: tuple[int, int]  # (width, height)
     heatmap_ms: float
 
@@ -80,10 +81,10 @@ class DataPlane:
         """Classify one image; bad bytes raise contract.errors.InvalidImage (or a subclass)."""
         return await self._in_worker(self._assess_one, ready, policy, data)
 
-    async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes,
-                      target: ExplanationTarget) -> Explanation:
+    async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
+                      overlay_format: OverlayFormat = OverlayFormat.JPEG) -> Explanation:
         """Classify one image and draw the map of `target` over it, in its own aspect ratio."""
-        return await self._in_worker(self._explain_one, ready, policy, data, target)
+        return await self._in_worker(self._explain_one, ready, policy, data, target, overlay_format)
 
     async def assess_batch(self, ready: ReadyModel, policy: DecisionPolicy,
                            items: Sequence[bytes]) -> list[Assessment | Exception]:
@@ -110,8 +111,8 @@ class DataPlane:
         return self._assessment(ready, policy, image, forward.probabilities[0], forward.features[0], preprocess_ms,
                                 inference_ms)
 
-    def _explain_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes,
-                     target: ExplanationTarget) -> Explanation:
+    def _explain_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
+                     overlay_format: OverlayFormat) -> Explanation:
         image, preprocess_ms = self._prepare(ready, data, display_side=DISPLAY_SIDE)
         started = time.perf_counter()
         explained = ready.bundle.engine.explain(image.pixels[None].astype(np.float32))
@@ -124,10 +125,10 @@ class DataPlane:
                    else explained.maps_non_cancerous)[0]
         started = time.perf_counter()
         spec, display = ready.bundle.contract.explanation, _display_of(image)
-        png = overlay_png(display, raw_map, spec)
+        drawn = draw_overlay(display, raw_map, spec, overlay_format)
         height, width = display.shape[:2]
-        return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), png, (width, height),
-                           _ms_since(started))
+        return Explanation(assessment, target, spec, raw_map, summarise(raw_map, spec), drawn, overlay_format,
+                           (width, height), _ms_since(started))
 
     def _assess_all(self, ready: ReadyModel, policy: DecisionPolicy,
                     items: list[bytes]) -> list[Assessment | Exception]:

@@ -181,7 +181,7 @@ function showExplanation(data, originalSource) {
   ui.explanationTarget.textContent = explanation.target || "";
   ui.explanationMessage.textContent = explanation.message || "";
   ui.explanationMessage.dataset.empty = String(Boolean(explanation.empty));
-  const overlay = `data:image/png;base64,${data.heatmap_png_base64}`;
+  const overlay = `data:${data.heatmap_media_type};base64,${data.heatmap_base64}`;
   ui.heatmap.src = overlay;
   // Under the overlay: the photo itself when the browser can show it, else the overlay (opacity then does nothing).
   ui.overlayBase.src = originalSource || overlay;

@@ -63,8 +63,8 @@ def _check_prediction(body: dict) -> None:
 def _check_gradcam(body: dict) -> None:
     _check_prediction(body)
     assert body["explanation"]["method"] == "layercam" and body["heatmap_width"] > 0
-    assert not body["heatmap_png_base64"].startswith("data:")
-    assert base64.b64decode(body["heatmap_png_base64"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not body["heatmap_base64"].startswith("data:") and body["heatmap_media_type"] == "image/jpeg"
+    assert base64.b64decode(body["heatmap_base64"]).startswith(b"\xff\xd8\xff")  # a JPEG's start of image
 
 
 def _check_batch(body: dict) -> None:

@@ -73,7 +73,7 @@ def test_upload_shows_probability_label_threshold_differential_and_map(
     assert f"({expected['probability']:.3f})" in page.inner_text("#result-probability")
     assert page.inner_text("#result-threshold").startswith(f"{expected['threshold']:.3f}")
     heatmap = page.locator("#heatmap-image")
-    assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
+    assert heatmap.get_attribute("src").startswith("data:image/jpeg;base64,")
     assert heatmap.get_attribute("alt")
     assert heatmap.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [
         expected["heatmap_width"], expected["heatmap_height"]]

@@ -23,6 +23,7 @@ from service.api.problems import problem_responses
 from service.api.routes.predict import FHIR_RESPONSE
 from service.api.schemas import GradcamResponse
 from service.inference.dataplane import ExplanationTarget
+from service.inference.heatmap import OverlayFormat
 
 router = APIRouter(tags=["explanation"], dependencies=[Depends(require_api_key)])
 
@@ -41,15 +42,18 @@ async def explain_image(
         description="Whose evidence to show: the predicted class (default), or 'cancerous' / 'non-cancerous'.",
     )] = ExplanationTarget.PREDICTED,
     include_raw: Annotated[bool, Query(description="Also return the raw map (`cam`) at its native grid.")] = False,
+    heatmap_format: Annotated[OverlayFormat, Query(
+        description="How the overlay is encoded: 'jpeg' (default; small and fast) or 'png' (lossless).",
+    )] = OverlayFormat.JPEG,
 ) -> Response:
-    """Classify one image and return the LayerCAM overlay (base64 PNG) in the image's own aspect ratio.
+    """Classify one image and return the LayerCAM overlay (base64 JPEG, or PNG) in the image's own aspect ratio.
 
     Send multipart/form-data with either the file `file` or the field `url` (a form-encoded `url=` body
     works too); JSON bodies are not accepted here. A `url` goes through the same SSRF guard as /predict-url.
     The map is drawn on one absolute scale for all images; `explanation.empty` says when nothing stood out.
     `Accept: application/fhir+json` answers a FHIR DiagnosticReport with the overlay as its presentedForm.
     """
-    explanation = await dataplane.explain(ready, policy, image.data, target)
+    explanation = await dataplane.explain(ready, policy, image.data, target, heatmap_format)
     if answer == FHIR_MEDIA_TYPE:
         return fhir_response(explanation.assessment, context, fhir, ready.model_sha256, explanation)
     return gradcam_response(explanation, context, include_raw=include_raw, fetch_ms=image.fetch_ms)

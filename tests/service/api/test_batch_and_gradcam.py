@@ -80,7 +80,7 @@ def test_batch_without_files_is_a_validation_problem(served):
 
 
 def _overlay(body: dict) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))).astype(int)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(body["heatmap_base64"])))).astype(int)
 
 
 def test_gradcam_returns_prediction_differential_and_overlay_in_the_images_aspect(served):
@@ -90,8 +90,9 @@ def test_gradcam_returns_prediction_differential_and_overlay_in_the_images_aspec
     body = response.json()
     assert 0 <= body["probability"] <= 1 and "not a diagnosis" in body["disclaimer"]
     assert len(body["differential"]) == 7 and body["warnings"] == []
-    heatmap = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
-    assert heatmap.format == "PNG" and heatmap.size == (96, 80) == (body["heatmap_width"], body["heatmap_height"])
+    heatmap = Image.open(io.BytesIO(base64.b64decode(body["heatmap_base64"])))
+    assert body["heatmap_media_type"] == "image/jpeg", "JPEG unless PNG is asked for"
+    assert heatmap.format == "JPEG" and heatmap.size == (96, 80) == (body["heatmap_width"], body["heatmap_height"])
     assert "cam" not in body, "the raw map is only sent when asked for"
     assert body["timing"]["heatmap_ms"] >= 0
     explanation = body["explanation"]
@@ -128,6 +129,24 @@ def test_gradcam_says_when_no_region_stood_out(served):
     body = served.client.post("/gradcam?target=cancerous", files=upload(black, "black.png")).json()
     assert body["explanation"]["empty"] is True and "No region stood out" in body["explanation"]["message"]
     assert _overlay(body).max() == 0, "an empty map leaves the image as it was, not a purple wash"
+
+
+def test_gradcam_sends_a_lossless_png_when_asked(served):
+    photo = images.png(96, 80)
+    as_png = served.client.post("/gradcam?heatmap_format=png", files=upload(photo)).json()
+    as_jpeg = served.client.post("/gradcam?heatmap_format=jpeg", files=upload(photo)).json()
+    assert as_png["heatmap_media_type"] == "image/png"
+    assert Image.open(io.BytesIO(base64.b64decode(as_png["heatmap_base64"]))).format == "PNG"
+    assert np.abs(_overlay(as_png) - _overlay(as_jpeg)).mean() < 3, "the same drawing in both encodings"
+    refused = served.client.post("/gradcam?heatmap_format=gif", files=upload(photo))
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
+
+
+def test_the_documented_media_types_are_the_encodings_the_service_draws(served):
+    from service.inference.heatmap import OverlayFormat
+
+    schema = served.client.get("/openapi.json").json()["components"]["schemas"]["GradcamResponse"]
+    assert set(schema["properties"]["heatmap_media_type"]["enum"]) == {f.media_type for f in OverlayFormat}
 
 
 def test_gradcam_unknown_target_is_a_validation_problem(served):

@@ -58,6 +58,9 @@ def test_gradcam_report_presents_the_overlay(served):
     body = served.client.post("/gradcam", files=upload(images.jpeg()), headers=FHIR).json()
     DiagnosticReport.model_validate(body)
     [form] = body["presentedForm"]
+    assert form["contentType"] == "image/jpeg" and base64.b64decode(form["data"]).startswith(b"\xff\xd8\xff")
+    as_png = served.client.post("/gradcam?heatmap_format=png", files=upload(images.jpeg()), headers=FHIR).json()
+    [form] = as_png["presentedForm"]
     assert form["contentType"] == "image/png" and base64.b64decode(form["data"]).startswith(b"\x89PNG")
 
 

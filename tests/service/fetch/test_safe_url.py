@@ -311,7 +311,7 @@ def test_environment_proxies_are_ignored(make_settings, origin, sentinel_2, monk
 def test_gradcam_accepts_a_url_field(make_settings, origin):
     with serving(make_settings(**EXEMPT_LOOPBACK)) as running:
         fetched = running.client.post("/gradcam", data={"url": origin.url("/image.png")})
-    assert fetched.status_code == 200 and fetched.json()["heatmap_png_base64"]
+    assert fetched.status_code == 200 and fetched.json()["heatmap_base64"]
     assert fetched.json()["timing"]["fetch_ms"] > 0
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from contract.schema import ExplanationSpec
-from service.inference.heatmap import MAX_OPACITY, jet, levels, overlay, overlay_png, summarise
+from service.inference.heatmap import MAX_OPACITY, OverlayFormat, draw_overlay, jet, levels, overlay, summarise
 
 SPEC = ExplanationSpec(layer="block5c_add", grid=2, display_scale=4.0, empty_below=0.2)
 
@@ -60,18 +61,33 @@ def test_jet_runs_from_blue_to_red():
     assert hot[0, 0] > 100 and hot[0, 2] == 0
 
 
-def test_overlay_png_has_the_display_size():
-    png = overlay_png(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC)
-    decoded = Image.open(io.BytesIO(png))
-    assert decoded.format == "PNG" and decoded.size == (40, 30) and decoded.mode == "RGB"
+@pytest.mark.parametrize("image_format", list(OverlayFormat))
+def test_the_drawn_overlay_is_an_image_of_the_display_size_in_the_asked_format(image_format):
+    encoded = draw_overlay(np.zeros((30, 40, 3), dtype=np.uint8), np.ones((2, 2)), SPEC, image_format)
+    decoded = Image.open(io.BytesIO(encoded))
+    assert decoded.format == image_format.name and decoded.size == (40, 30) and decoded.mode == "RGB"
+    assert Image.MIME[decoded.format] == image_format.media_type
 
 
-def test_overlay_png_is_lossless():
+def _smooth_photo(height: int = 96, width: int = 128) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], -1).astype(np.uint8)
+
+
+def test_the_png_overlay_is_lossless():
     photo = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])
-    png = overlay_png(photo, raw_map, SPEC)
+    png = draw_overlay(photo, raw_map, SPEC, OverlayFormat.PNG)
     drawn = overlay(photo, raw_map, SPEC.display_scale, SPEC.empty_below)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), drawn)
+
+
+def test_the_jpeg_overlay_stays_close_to_the_exact_drawing():
+    photo, raw_map = _smooth_photo(), np.array([[0.0, 1.0], [3.0, 4.0]])
+    jpeg = draw_overlay(photo, raw_map, SPEC, OverlayFormat.JPEG)
+    drawn = overlay(photo, raw_map, SPEC.display_scale, SPEC.empty_below).astype(float)
+    error = np.abs(np.asarray(Image.open(io.BytesIO(jpeg))).astype(float) - drawn)
+    assert error.mean() < 1.5 and np.percentile(error, 99) < 8, "no visible loss on a smooth overlay"
 
 
 def test_the_blend_is_the_opacity_weighted_mix_of_photo_and_colour():

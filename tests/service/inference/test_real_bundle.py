@@ -95,8 +95,8 @@ def test_gradcam_returns_the_models_maps_and_an_overlay(litert_app, tiny_bundle)
         body = litert_app.client.post(f"/gradcam?include_raw=true&target={target}", files=upload(data)).json()
         np.testing.assert_allclose(np.array(body["cam"]), expected, rtol=1e-4, atol=1e-5)
         assert body["explanation"]["target"] == target
-    overlay = Image.open(io.BytesIO(base64.b64decode(body["heatmap_png_base64"])))
-    assert overlay.size == (96, 96) == (body["heatmap_width"], body["heatmap_height"]) and overlay.format == "PNG"
+    overlay = Image.open(io.BytesIO(base64.b64decode(body["heatmap_base64"])))
+    assert overlay.size == (96, 96) == (body["heatmap_width"], body["heatmap_height"]) and overlay.format == "JPEG"
 
 
 def test_batch_matches_single_predictions(litert_app):
