@@ -272,10 +272,11 @@ def notes_section(data: dict) -> list[str]:
             f"nothing for HTTP.")
     if http and "/gradcam" in http["levels"] and "1" in http["levels"]["/gradcam"]:
         timing = http["levels"]["/gradcam"]["1"].get("server_timing_p50_ms", {})
-        lines.append(f"- /gradcam adds the explanation signature's backward pass and the overlay: heatmap_ms p50 "
-                     f"{timing.get('heatmap_ms')} ms (colour map, blend by table lookup, JPEG encoding), plus a "
-                     "larger response body to base64-encode and send. `explanation_overlay_jpeg` and "
-                     "`explanation_overlay_png` in the inference table time both encodings side by side.")
+        lines.append(f"- /gradcam adds the explanation signature's backward pass (in its inference_ms) and the "
+                     f"overlay: heatmap_ms p50 {timing.get('heatmap_ms')} ms (colour map, blend by table lookup, "
+                     "JPEG encoding), plus a larger response body to base64-encode and send. "
+                     "`explanation_overlay_jpeg` and `explanation_overlay_png` in the inference table time both "
+                     "encodings side by side.")
     if inference:
         results = inference["results"]
         seed, litert = results.get("seed_model_predict", {}), results.get("litert_raw", {})

@@ -65,7 +65,8 @@ class TrainConfig:
     epochs_frozen: int = setting(2, "phase 1 epochs: the head alone, the backbone frozen")
     learning_rate_frozen: float = setting(1e-3, "phase 1 Adam learning rate", "--lr-frozen")
     # 14: the CPU budget of one run (~4 min an epoch on 2 cores); 2.1.0's best epoch was the 13th.
-    epochs_finetune: int = setting(14, "phase 2 epochs at most (early stopping may end it sooner)")
+    epochs_finetune: int = setting(14, "phase 2 epochs at most (early stopping may end it sooner); under the "
+                                       "cosine schedule also the length of its decay")
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
     unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
     early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",

@@ -86,6 +86,10 @@ def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: t
     learning_rate = config.learning_rate_frozen if phase == "frozen" else config.learning_rate_finetune
     with strategy.scope():
         compile_model(model, learning_rate)
+    # BackupAndRestore tells fit where a resumed phase continues through this private attribute, and nothing
+    # clears it: after a resumed phase 1, phase 2 would start at phase 1's epoch (fewer epochs, a cosine begun
+    # part-way). Each phase starts from its own backup or from epoch 0.
+    model._initial_epoch = None
     model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1, shuffle=False,  # tf.data shuffles
               callbacks=phase_callbacks(phase, config, checkpoints))
     best = checkpoints / f"{phase}-best.weights.h5"
@@ -143,7 +147,8 @@ def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
     """Phase 2's learning rate: dropped on a validation plateau, or on a cosine fixed by the epoch count."""
     if config.learning_rate_schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(
-            lambda epoch: cosine_learning_rate(epoch, config.learning_rate_finetune, config.epochs_finetune))
+            lambda epoch, _current=None: cosine_learning_rate(epoch, config.learning_rate_finetune,
+                                                              config.epochs_finetune))
     return keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
                                              patience=config.reduce_lr_patience, min_lr=1e-7)
 

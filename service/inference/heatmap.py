@@ -19,8 +19,9 @@ from PIL import Image
 from contract.schema import ExplanationSpec
 
 MAX_OPACITY = 0.65  # at full level; the lesion stays visible under the strongest colours
-# The overlay is a photograph: JPEG at this quality shows no visible loss at the display size, and it encodes
-# ~20x faster than PNG and ~5x smaller (bench/inference.py measures both side by side).
+# The overlay is a photograph: JPEG at this quality, without chroma subsampling (which would smear the colour
+# map's edges), shows no visible loss at the display size and encodes several times faster and smaller than
+# PNG (bench/inference.py times both side by side).
 JPEG_QUALITY = 90
 
 
@@ -92,7 +93,7 @@ def overlay(display: np.ndarray, raw_map: np.ndarray, scale: float, empty_below:
 def encode(rgb: np.ndarray, image_format: OverlayFormat) -> bytes:
     image, buffer = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)), io.BytesIO()
     if image_format is OverlayFormat.JPEG:
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)  # 0: 4:4:4
     else:
         # Huffman coding alone, no LZ77 string matching: on a photo overlay the matching costs more time than
         # it saves bytes (after PNG's row filters, Huffman-only came out both faster and smaller than level 1)

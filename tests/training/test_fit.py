@@ -36,3 +36,42 @@ def test_the_fine_tuning_length_is_bound_on_resume_only_where_it_sets_the_rates(
     longer = dataclasses.replace(config, epochs_finetune=config.epochs_finetune + 4)
     assert (config.resume_key() != longer.resume_key()) == epochs_bind
     assert config.resume_key()["learning_rate_schedule"] == schedule
+
+
+class _CrashAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt("the machine went away")
+
+
+@pytest.mark.slow
+def test_after_a_resumed_phase_1_phase_2_still_runs_all_its_epochs_from_the_first(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+
+    from training import fit
+    from training.data import pipeline
+    from training.model.classifier import build_classifier
+
+    config = dataclasses.replace(RECIPE, output_dir=tmp_path / "bundle", weights="none", image_size=32,
+                                 batch_size=4, epochs_frozen=2, epochs_finetune=3, learning_rate_schedule="cosine")
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(0, 255, (8, 32, 32, 3)).astype(np.float32), np.arange(8) % 7
+    data = pipeline.make_dataset(images, labels, config.batch_size, training=False)
+    checkpoints, strategy = fit.prepare_checkpoints(config), tf.distribute.get_strategy()
+    build = lambda: build_classifier(config.backbone, config.image_size, config.weights)  # noqa: E731
+
+    real_callbacks = fit.phase_callbacks
+    monkeypatch.setattr(fit, "phase_callbacks", lambda *args: [*real_callbacks(*args), _CrashAfterFirstEpoch()])
+    with pytest.raises(KeyboardInterrupt):
+        fit.run_phase(build(), "frozen", config, data, data, checkpoints, strategy)
+    monkeypatch.setattr(fit, "phase_callbacks", real_callbacks)
+
+    model = build()  # a new process: phase 1 resumes at its second epoch, then phase 2 runs on the same model
+    fit.run_phase(model, "frozen", config, data, data, checkpoints, strategy)
+    fit.run_phase(model, "finetune", config, data, data, checkpoints, strategy)
+    assert pd.read_csv(checkpoints / "frozen.csv")["epoch"].tolist() == [0, 1]
+    finetune = pd.read_csv(checkpoints / "finetune.csv")
+    assert finetune["epoch"].tolist() == [0, 1, 2]
+    assert finetune["learning_rate"].tolist() == pytest.approx(
+        [cosine_learning_rate(epoch, config.learning_rate_finetune, 3) for epoch in range(3)])

@@ -1,4 +1,4 @@
-"""POST /predict/batch (per-item problems) and POST /gradcam (heatmap PNG, raw CAM)."""
+"""POST /predict/batch (per-item problems) and POST /gradcam (the overlay as JPEG or PNG, raw CAM)."""
 
 from __future__ import annotations
 

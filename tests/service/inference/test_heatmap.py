@@ -10,7 +10,9 @@ from PIL import Image
 
 from contract.schema import ExplanationSpec
 from service.inference.heatmap import MAX_OPACITY, OverlayFormat, draw_overlay, jet, levels, overlay, summarise
+from tests.conftest import REPO_ROOT
 
+SAMPLES = REPO_ROOT / "samples"
 SPEC = ExplanationSpec(layer="block5c_add", grid=2, display_scale=4.0, empty_below=0.2)
 
 
@@ -82,8 +84,10 @@ def test_the_png_overlay_is_lossless():
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), drawn)
 
 
-def test_the_jpeg_overlay_stays_close_to_the_exact_drawing():
-    photo, raw_map = _smooth_photo(), np.array([[0.0, 1.0], [3.0, 4.0]])
+@pytest.mark.parametrize("photo", ["synthetic", *sorted(SAMPLES.glob("*.jpg"))], ids=str)
+def test_the_jpeg_overlay_stays_close_to_the_exact_drawing(photo):
+    photo = _smooth_photo() if photo == "synthetic" else np.asarray(Image.open(photo).convert("RGB"))
+    raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])  # sharp colour edges across the whole image
     jpeg = draw_overlay(photo, raw_map, SPEC, OverlayFormat.JPEG)
     drawn = overlay(photo, raw_map, SPEC.display_scale, SPEC.empty_below).astype(float)
     error = np.abs(np.asarray(Image.open(io.BytesIO(jpeg))).astype(float) - drawn)
