@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from contract.bundle import write_json_atomically
 from contract.diagnoses import cancerous_mask
-from training.config import TrainConfig
+from training.config import PLATEAU_FACTOR, TrainConfig
 from training.data import pipeline
 from training.errors import RecipeMismatch
 from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
@@ -149,7 +149,7 @@ def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
         return keras.callbacks.LearningRateScheduler(
             lambda epoch, _current=None: cosine_learning_rate(epoch, config.learning_rate_finetune,
                                                               config.epochs_finetune))
-    return keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.3,
+    return keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=PLATEAU_FACTOR,
                                              patience=config.reduce_lr_patience, min_lr=1e-7)
 
 

@@ -82,7 +82,7 @@ class DataPlane:
         return await self._in_worker(self._assess_one, ready, policy, data)
 
     async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
-                      overlay_format: OverlayFormat = OverlayFormat.JPEG) -> Explanation:
+                      overlay_format: OverlayFormat) -> Explanation:
         """Classify one image and draw the map of `target` over it, in its own aspect ratio."""
         return await self._in_worker(self._explain_one, ready, policy, data, target, overlay_format)
 

@@ -35,7 +35,12 @@ def test_the_fine_tuning_length_is_bound_on_resume_only_where_it_sets_the_rates(
     config = dataclasses.replace(RECIPE, learning_rate_schedule=schedule)
     longer = dataclasses.replace(config, epochs_finetune=config.epochs_finetune + 4)
     assert (config.resume_key() != longer.resume_key()) == epochs_bind
-    assert config.resume_key()["learning_rate_schedule"] == schedule
+
+
+def test_checkpoints_from_before_the_schedule_setting_still_resume_and_a_cosine_run_does_not():
+    plateau, cosine = (dataclasses.replace(RECIPE, learning_rate_schedule=name) for name in ("plateau", "cosine"))
+    assert "learning_rate_schedule" not in plateau.resume_key(), "older folders' recipe.json lacks the field"
+    assert cosine.resume_key()["learning_rate_schedule"] == "cosine"
 
 
 class _CrashAfterFirstEpoch(keras.callbacks.Callback):

@@ -38,8 +38,8 @@ def test_image_tags_and_labels_name_the_package_version() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     deployment = yaml.safe_load((REPO_ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())
-    readme = (REPO_ROOT / "README.md").read_text()
-    tags = re.findall(r"skin-cancer-detector:(\d+\.\d+\.\d+)", dockerfile + readme)
+    readmes = (REPO_ROOT / "README.md").read_text() + (REPO_ROOT / "deploy" / "README.md").read_text()
+    tags = re.findall(r"skin-cancer-detector:(\d+\.\d+\.\d+)", dockerfile + readmes)
     tags += [service["image"].rsplit(":", 1)[1] for service in compose["services"].values() if "image" in service]
     tags += [c["image"].rsplit(":", 1)[1] for c in deployment["spec"]["template"]["spec"]["containers"]]
     kserve = yaml.safe_load((REPO_ROOT / "deploy" / "kserve" / "inferenceservice.yaml").read_text())

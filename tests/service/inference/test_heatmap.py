@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from contract.schema import ExplanationSpec
 from service.inference.heatmap import MAX_OPACITY, OverlayFormat, draw_overlay, jet, levels, overlay, summarise
@@ -84,14 +84,15 @@ def test_the_png_overlay_is_lossless():
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), drawn)
 
 
-@pytest.mark.parametrize("photo", ["synthetic", *sorted(SAMPLES.glob("*.jpg"))], ids=str)
+@pytest.mark.parametrize("photo", ["synthetic", *sorted(SAMPLES.glob("*.jpg"))], ids=lambda p: getattr(p, "name", p))
 def test_the_jpeg_overlay_stays_close_to_the_exact_drawing(photo):
     photo = _smooth_photo() if photo == "synthetic" else np.asarray(Image.open(photo).convert("RGB"))
-    raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])  # sharp colour edges across the whole image
+    raw_map = np.array([[0.0, 1.0], [3.0, 4.0]])  # from no colour to full red across the image
     jpeg = draw_overlay(photo, raw_map, SPEC, OverlayFormat.JPEG)
+    assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(jpeg))) == 0, "4:4:4: colour edges kept sharp"
     drawn = overlay(photo, raw_map, SPEC.display_scale, SPEC.empty_below).astype(float)
     error = np.abs(np.asarray(Image.open(io.BytesIO(jpeg))).astype(float) - drawn)
-    assert error.mean() < 1.5 and np.percentile(error, 99) < 8, "no visible loss on a smooth overlay"
+    assert error.mean() < 1.5 and np.percentile(error, 99) < 8, "no visible loss"
 
 
 def test_the_blend_is_the_opacity_weighted_mix_of_photo_and_colour():
