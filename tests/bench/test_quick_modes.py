@@ -52,7 +52,11 @@ def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, inferen
     assert one_client["errors"] == 0 and one_client["p50_ms"] > 0
     assert one_client["server_cpu_ms_per_request"] > 0
     assert report["seed_model_predict_per_s"] == inference["results"]["seed_model_predict"]["throughput_per_s"]
-    assert set(report["goals"]["met"]) >= {"predict_p50_le_1.5x_litert", "predict_rps_ge_10x_seed", "zero_errors"}
+    assert set(report["goals"]["met"]) >= {"predict_p50_le_1.5x_litert", "predict_rps_ge_10x_seed",
+                                           "gradcam_p50_le_1.5x_predict", "zero_errors"}
+    for rounds in ("predict_vs_litert_interleaved", "gradcam_vs_predict_interleaved"):
+        measured = report["server"][rounds]
+        assert len(measured["rounds"]) == 2 and measured["median_ratio"] > 0 and measured["failed_requests"] == 0
 
 
 def test_footprint_benchmark_compares_the_lean_and_tensorflow_engines(tiny_bundle, tmp_path):
