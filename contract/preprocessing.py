@@ -135,7 +135,9 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     image, original_size = _decode(data, max_pixels, min_size=image_size)
     display = None
     if display_side is not None:
-        copy = to_rgb(image)
+        # thumbnail() shrinks in place, and to_rgb returns an RGB image itself: without the copy, the model
+        # input below would be made from the shrunk display image, not from the decode /predict uses
+        copy = to_rgb(image).copy()
         copy.thumbnail((display_side, display_side), RESAMPLING)
         display = np.asarray(copy, dtype=np.uint8)
     return PreparedImage(resize_for_model(image, image_size), original_size, display)

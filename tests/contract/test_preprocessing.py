@@ -141,3 +141,16 @@ def test_prepared_image_reports_the_sent_size_upright_even_when_decoded_smaller(
     prepared = prepare_image(buffer.getvalue(), 64, display_side=256)  # 900x600 decodes at 1/8 scale here
     assert prepared.original_size == expected
     assert max(prepared.display.shape[:2]) <= 256 and prepared.pixels.shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize(("size", "image_format"), [((900, 600), "JPEG"), ((400, 300), "PNG"), ((300, 400), "PNG")])
+def test_the_display_copy_never_changes_the_model_input(size, image_format):
+    # /gradcam's model input must be /predict's: shrinking the display copy must not touch the decoded image
+    from contract.preprocessing import prepare_image, preprocess_image
+
+    pixels = np.random.default_rng(3).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=image_format)
+    prepared = prepare_image(buffer.getvalue(), 192, display_side=256)
+    assert max(prepared.display.shape[:2]) == 256, "the display copy was shrunk"
+    np.testing.assert_array_equal(prepared.pixels, preprocess_image(buffer.getvalue(), 192))

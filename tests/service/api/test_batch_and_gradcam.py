@@ -6,6 +6,7 @@ import base64
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.service import sample_images as images
@@ -168,8 +169,12 @@ def test_gradcam_bad_image_is_a_problem(served):
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
 
 
-def test_gradcam_sees_exactly_the_model_input_predict_sees(served):
-    large = images.jpeg(900, 600)  # large enough for libjpeg's reduced-scale decoding to apply
+@pytest.mark.parametrize("large", [images.jpeg(900, 600),  # libjpeg's reduced-scale decoding applies
+                                   images.encode(Image.fromarray(  # decoded whole, shrunk for the display copy
+                                       np.random.default_rng(5).integers(0, 256, (300, 400, 3), dtype=np.uint8)),
+                                       "PNG")],
+                         ids=["jpeg", "png"])
+def test_gradcam_sees_exactly_the_model_input_predict_sees(served, large):
     predicted = served.client.post("/predict", files=upload(large)).json()
     explained = served.client.post("/gradcam", files=upload(large)).json()
     assert explained["probability"] == predicted["probability"]
