@@ -133,14 +133,15 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     # decoded exactly as preprocess_image decodes, so /gradcam's model input equals /predict's; the display
     # copy comes from the same decode (never below the model's size, so at least 192 px on the short side)
     image, original_size = _decode(data, max_pixels, min_size=image_size)
+    rgb = to_rgb(image)
+    pixels = resize_for_model(rgb, image_size)
     display = None
     if display_side is not None:
-        # thumbnail() shrinks in place, and to_rgb returns an RGB image itself: without the copy, the model
-        # input below would be made from the shrunk display image, not from the decode /predict uses
-        copy = to_rgb(image).copy()
-        copy.thumbnail((display_side, display_side), RESAMPLING)
-        display = np.asarray(copy, dtype=np.uint8)
-    return PreparedImage(resize_for_model(image, image_size), original_size, display)
+        # thumbnail() shrinks rgb in place (no second full-size copy of a large upload), so it must come after
+        # the model input above is made from it: /gradcam's model input is /predict's
+        rgb.thumbnail((display_side, display_side), RESAMPLING)
+        display = np.asarray(rgb, dtype=np.uint8)
+    return PreparedImage(pixels, original_size, display)
 
 
 def prepare_pixels(pixels: np.ndarray, image_size: int) -> PreparedImage:

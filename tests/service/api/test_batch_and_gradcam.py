@@ -169,7 +169,9 @@ def test_gradcam_bad_image_is_a_problem(served):
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
 
 
-@pytest.mark.parametrize("large", [images.jpeg(900, 600),  # libjpeg's reduced-scale decoding applies
+# The JPEG decodes at reduced scale (under 256 px at the fake's 32 px input); the noisy PNG decodes whole and is
+# shrunk for the display copy, which must not touch the model input.
+@pytest.mark.parametrize("large", [images.jpeg(900, 600),
                                    images.encode(Image.fromarray(  # decoded whole, shrunk for the display copy
                                        np.random.default_rng(5).integers(0, 256, (300, 400, 3), dtype=np.uint8)),
                                        "PNG")],
