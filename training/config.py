@@ -65,8 +65,9 @@ class TrainConfig:
                                         parse=non_negative_number)
     epochs_frozen: int = setting(2, "phase 1 epochs: the head alone, the backbone frozen")
     learning_rate_frozen: float = setting(1e-3, "phase 1 Adam learning rate", "--lr-frozen")
-    # 14: 2.1.0's best epoch was the 13th (~4 min an epoch on 2 cores). A 24-epoch cap (run of 2026-11-27) peaked
-    # in the 16th at validation PR-AUC 0.724 (2.1.0: 0.723), calibrated validation ROC-AUC 0.896 vs 0.907.
+    # 14: 2.1.0's best epoch was the 13th (~4 min an epoch on 2 cores). With the cap at 24 (run of 2026-11-27,
+    # stopped after 17 epochs at lr 9e-6) the best was the 16th: validation PR-AUC 0.724 (2.1.0: 0.723) and
+    # calibrated validation ROC-AUC 0.896 (2.1.0: 0.907).
     epochs_finetune: int = setting(14, "phase 2 epochs at most (early stopping may end it sooner); under the "
                                        "cosine schedule also the length of its decay")
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
