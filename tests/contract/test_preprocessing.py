@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from contract.errors import ImageTooLarge, InvalidImage, UnsupportedImageFormat
-from contract.preprocessing import decode_image, preprocess_image, to_rgb
+from contract.preprocessing import decode_image, prepare_image, preprocess_image, to_rgb
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -131,8 +131,6 @@ def test_training_sized_images_and_other_formats_are_decoded_in_full():
 @pytest.mark.parametrize(("orientation", "expected"), [(None, (900, 600)), (1, (900, 600)), (6, (600, 900)),
                                                         (8, (600, 900)), (3, (900, 600))])
 def test_prepared_image_reports_the_sent_size_upright_even_when_decoded_smaller(orientation, expected):
-    from contract.preprocessing import prepare_image
-
     exif = Image.Exif()
     if orientation is not None:
         exif[0x0112] = orientation
@@ -146,11 +144,8 @@ def test_prepared_image_reports_the_sent_size_upright_even_when_decoded_smaller(
 @pytest.mark.parametrize(("size", "image_format"), [((900, 600), "JPEG"), ((400, 300), "PNG"), ((300, 400), "PNG")])
 def test_the_display_copy_never_changes_the_model_input(size, image_format):
     # /gradcam's model input must be /predict's: shrinking the display copy must not touch the decoded image
-    from contract.preprocessing import prepare_image, preprocess_image
-
     pixels = np.random.default_rng(3).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=image_format)
-    prepared = prepare_image(buffer.getvalue(), 192, display_side=256)
+    data = encode(Image.fromarray(pixels), image_format)
+    prepared = prepare_image(data, 192, display_side=256)
     assert max(prepared.display.shape[:2]) == 256, "the display copy was shrunk"
-    np.testing.assert_array_equal(prepared.pixels, preprocess_image(buffer.getvalue(), 192))
+    np.testing.assert_array_equal(prepared.pixels, preprocess_image(data, 192))
