@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -126,31 +127,34 @@ def raw_litert_runner(bundle: Path, jpeg: bytes, size: int):
     return lambda: runner(**{Sig.IMAGES: batch})
 
 
-def interleaved_ratio(base_url: str, jpeg: bytes, numerator: str, denominator: str, raw_call=None,
-                      rounds: int = 6, calls: int = 100) -> dict:
-    """A latency goal's ratio, side by side: rounds alternate the denominator's calls with the numerator's over
-    one keep-alive httpx client, and the ratio is the median of the rounds' p50 ratios. Each side is an endpoint
-    path, or "litert_raw" for `raw_call` in this process (the server idle). This VM's speed drifts by tens of
-    percent within minutes, so a denominator measured once, at another moment, would move the ratio more than
-    the service does."""
-    rows, failures = [], 0
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
-        def p50_of(path: str) -> float:
-            def post() -> None:
-                nonlocal failures
-                try:
-                    response = client.post(path, files={"file": ("lesion.jpg", jpeg, "image/jpeg")})
-                    failures += response.status_code != 200
-                except httpx.HTTPError:
-                    failures += 1
-            if path == "litert_raw":
-                return time_calls(raw_call, iterations=calls, time_limit_s=10.0, warmup=5)["p50_ms"]
-            return time_calls(post, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
+class EndpointPoster:
+    """POSTs the benchmark image to one endpoint over a shared keep-alive client, counting failed requests."""
 
-        for _ in range(rounds):
-            below, above = p50_of(denominator), p50_of(numerator)
-            rows.append({f"{denominator.strip('/')}_p50_ms": below, f"{numerator.strip('/')}_p50_ms": above,
-                         "ratio": round(above / below, 2)})
+    def __init__(self, client: httpx.Client, path: str, jpeg: bytes):
+        self.client, self.path, self.jpeg = client, path, jpeg
+        self.failures = 0
+
+    def __call__(self) -> None:
+        try:
+            response = self.client.post(self.path, files={"file": ("lesion.jpg", self.jpeg, "image/jpeg")})
+            self.failures += response.status_code != 200
+        except httpx.HTTPError:
+            self.failures += 1
+
+
+def interleaved_ratio(numerator: tuple[str, Callable[[], object]], denominator: tuple[str, Callable[[], object]],
+                      rounds: int = 6, calls: int = 100) -> dict:
+    """A latency goal's ratio, side by side: each round times `calls` calls of the denominator, then of the
+    numerator, and the ratio is the median of the rounds' p50 ratios. Each side is (name, call). This VM's speed
+    drifts by tens of percent within minutes, so a denominator measured once, at another moment, would move the
+    ratio more than the service does. A side that counts failures (EndpointPoster) adds them to failed_requests."""
+    rows = []
+    for _ in range(rounds):
+        below, above = (time_calls(call, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
+                        for _, call in (denominator, numerator))
+        rows.append({f"{denominator[0]}_p50_ms": below, f"{numerator[0]}_p50_ms": above,
+                     "ratio": round(above / below, 2)})
+    failures = sum(getattr(call, "failures", 0) for _, call in (numerator, denominator))
     return {"rounds": rows, "calls_per_round": calls, "failed_requests": failures,
             "median_ratio": round(float(np.median([row["ratio"] for row in rows])), 2)}
 
@@ -238,8 +242,12 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
         lean = {path: lean_client_p50(server.base_url, path, jpeg) for path in ENDPOINTS}
         for path, row in lean.items():
             print(f"{path:9}   1 client (stdlib http.client): p50 {row['p50_ms']} ms", flush=True)
-        side_by_side = interleaved_ratio(server.base_url, jpeg, "/predict", "litert_raw", raw_call, rounds=rounds)
-        explained = interleaved_ratio(server.base_url, jpeg, "/gradcam", "/predict", rounds=rounds)
+        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client:
+            def poster(path: str) -> tuple[str, EndpointPoster]:  # a fresh one per ratio: its own failure count
+                return path.strip("/"), EndpointPoster(client, path, jpeg)
+            # raw LiteRT runs in this process while the server is idle
+            side_by_side = interleaved_ratio(poster("/predict"), ("litert_raw", raw_call), rounds=rounds)
+            explained = interleaved_ratio(poster("/gradcam"), poster("/predict"), rounds=rounds)
         for name, measured in (("/predict p50 / raw LiteRT p50", side_by_side),
                                ("/gradcam p50 / /predict p50", explained)):
             print(f"{name}, rounds interleaved: {[r['ratio'] for r in measured['rounds']]}, "
