@@ -7,8 +7,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from service.api.admission import AdmissionLimit
+from service.api.api_key import API_KEY_HEADER, ApiKeyGate, keyed_paths
 from service.api.body_limit import BodySizeLimit, body_caps
-from service.api.main import api_router
+from service.api.main import ROUTERS, api_router
 from service.api.observability import RequestObserver
 from service.api.problems import install_problem_handlers
 from service.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
@@ -43,9 +44,11 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, *body_caps(settings))  # innermost of ours: added first
     app.add_middleware(AdmissionLimit, max_inflight=settings.max_inflight_requests)  # shed before parsing
+    # outside the admission limit: a keyless request never holds a slot, nor has its body parsed
+    app.add_middleware(ApiKeyGate, expected=settings.api_key, paths=keyed_paths(ROUTERS))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+                           allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],
                            expose_headers=["X-Request-ID"])
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     app.include_router(api_router)

@@ -6,19 +6,17 @@ thread, and a dozen thread hops per request cost more than the work they guard. 
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, File, Form, Header, Query, Request, Security, UploadFile
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, File, Form, Header, Query, Request, UploadFile
 
 from service.api.schemas import UrlRequest
 from service.api.uploads import read_capped
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
-from service.errors import MissingImage, NotAcceptable, Unauthenticated
+from service.errors import MissingImage, NotAcceptable
 from service.fetch.safe_url import SafeUrlFetcher
 from service.inference.dataplane import DataPlane
 from service.inference.decision import DecisionPolicy, OperatingPointName
@@ -161,20 +159,6 @@ async def get_request_context(request: Request) -> RequestContext:
 
 
 RequestContextDep = Annotated[RequestContext, Depends(get_request_context)]
-
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="Required on model endpoints when API_KEY is configured."
-)
-
-
-async def require_api_key(settings: SettingsDep, api_key: Annotated[str | None, Security(api_key_header)]) -> None:
-    expected = settings.api_key
-    if expected is None:
-        return
-    # compare_digest: the comparison takes as long for a near miss as for a wild guess.
-    if api_key is None or not secrets.compare_digest(api_key.encode(), expected.get_secret_value().encode()):
-        raise Unauthenticated("send the API key in the X-API-Key header")
-
 
 @dataclass(frozen=True)
 class SourcedImage:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from service.api.api_key import require_api_key
 from service.api.deps import (
     FHIR_MEDIA_TYPE,
     DataPlaneDep,
@@ -15,7 +16,6 @@ from service.api.deps import (
     RequestContextDep,
     RequestPolicyDep,
     ResponseFormatDep,
-    require_api_key,
 )
 from service.api.encode import gradcam_response
 from service.api.fhir import fhir_response

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from contract.diagnoses import BY_CODE
-from service.api.deps import ReadyModelDep, require_api_key
+from service.api.api_key import require_api_key
+from service.api.deps import ReadyModelDep
 from service.api.problems import problem_responses
 from service.api.schemas import DiagnosisInfo, ModelInfo, OperatingPoint, Thresholds
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from contract.errors import InvalidImage
-from service.api.deps import DataPlaneDep, ModelDep, SettingsDep, require_api_key
+from service.api.api_key import require_api_key
+from service.api.deps import DataPlaneDep, ModelDep, SettingsDep
 from service.api.encode import json_response
 from service.api.open_inference import (
     InferResponse,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Response, UploadFile
 
+from service.api.api_key import require_api_key
 from service.api.deps import (
     FHIR_MEDIA_TYPE,
     DataPlaneDep,
@@ -17,7 +18,6 @@ from service.api.deps import (
     SettingsDep,
     UploadedImageDep,
     UrlImageDep,
-    require_api_key,
     require_json,
 )
 from service.api.encode import batch_response, prediction_response

@@ -26,6 +26,9 @@ def keyed(make_settings):
         ("post", "/predict/batch"),
         ("post", "/gradcam"),
         ("get", "/v1/model"),
+        ("get", "/v2/models/skin-cancer-detector"),
+        ("get", "/v2/models/skin-cancer-detector/ready"),
+        ("post", "/v2/models/skin-cancer-detector/infer"),
     ],
 )
 def test_model_endpoints_need_the_key(keyed, method, path):
