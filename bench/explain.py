@@ -122,7 +122,7 @@ def evaluate_split(bundle: Path, split: str, limit: int | None, target: str) -> 
     rows, images, masks = load_split(bundle, split, size, limit)
     probabilities = np.concatenate([np.asarray(classifier(images[i : i + BATCH].astype(np.float32), training=False))
                                     for i in range(0, len(images), BATCH)])
-    verdicts = is_cancerous(cancer_probability(probabilities), decision_threshold(read_thresholds(bundle)))
+    verdicts = is_cancerous(cancer_probability(probabilities), decision_threshold(read_thresholds(bundle, contract)))
     explained = verdicts if target == "predicted" else np.full(len(images), target == "cancerous")
     maps, raw = candidate_maps(classifier, images, explained, size)
     truly_cancerous = rows["label"].to_numpy() == 1

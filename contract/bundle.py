@@ -32,7 +32,9 @@ def sha256_of(path: Path) -> str:
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Call write(tmp_path) in the target's directory, then rename into place.
 
-    A crash leaves either the old file or the new one, never a half-written file.
+    A crash leaves either the old file or the new one, never a half-written file; once it returns, the new one
+    is on disk (the directory is synced too, so the rename survives a power loss and files written one after
+    another, contract.json last, reach the disk in that order).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temp name keeps the suffix: some writers (keras.saving) insist on it.
@@ -45,9 +47,18 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
         with tmp_path.open("rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp_path, path)
+        _fsync_directory(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> Path:
@@ -82,10 +93,16 @@ def verify_files(bundle_dir: Path, files: dict[str, str]) -> None:
             raise BundleError(f"{path} does not match the sha256 in {BundleFiles.CONTRACT}")
 
 
-def read_thresholds(bundle_dir: Path) -> ThresholdReport | None:
-    """threshold.json, or None when the bundle has none (callers fall back to 0.61)."""
+def read_thresholds(bundle_dir: Path, contract: ModelContract) -> ThresholdReport | None:
+    """threshold.json as `contract` (from read_contract, which checked its sha256) lists it; None when the bundle
+    has none, and callers fall back to FALLBACK_THRESHOLD. An unlisted threshold.json is stale or foreign: it would
+    move the decision unchecked, so the bundle is refused."""
     path = bundle_dir / BundleFiles.THRESHOLD
-    return _read_schema(path, ThresholdReport) if path.is_file() else None
+    if BundleFiles.THRESHOLD in contract.files:
+        return _read_schema(path, ThresholdReport)
+    if path.exists():
+        raise BundleError(f"{path} is not listed in {BundleFiles.CONTRACT}, so its sha256 was never checked")
+    return None
 
 
 def _read_schema(path: Path, schema: type[SchemaT]) -> SchemaT:

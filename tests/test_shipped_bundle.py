@@ -34,8 +34,8 @@ def served():
 
 def test_every_listed_file_matches_its_hash_and_the_thresholds_name_this_model():
     contract = read_contract(SHIPPED)  # raises on any sha256 mismatch
-    assert read_thresholds(SHIPPED).model_sha256 == contract.files[BundleFiles.KERAS_MODEL]
-    assert read_thresholds(SHIPPED).split == "validation"
+    thresholds = read_thresholds(SHIPPED, contract)
+    assert thresholds.model_sha256 == contract.files[BundleFiles.KERAS_MODEL] and thresholds.split == "validation"
     # 2.0's LiteRT file also holds the explain signature's backward pass (transposed copies of the last
     # blocks' kernels), hence a larger budget than 1.x's 40 MiB.
     assert sum(path.stat().st_size for path in SHIPPED.glob("*") if path.is_file()) < 60 * 1024 * 1024

@@ -45,7 +45,7 @@ def rerender_model_card(bundle_dir: Path) -> Path:
     """The `model-card` command: render the card from a bundle's files and update its hash in the contract."""
     contract = read_contract(bundle_dir)
     metrics, history = read_history_and_metrics(bundle_dir)
-    card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir), metrics, history)
+    card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir, contract), metrics, history)
     files = {**contract.files, card.name: sha256_of(card)}
     write_json_atomically(bundle_dir / BundleFiles.CONTRACT, contract.model_copy(update={"files": files}))
     return card

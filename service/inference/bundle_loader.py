@@ -30,7 +30,7 @@ def open_bundle(settings: Settings) -> LoadedBundle:
     """Raise BundleError when the bundle is missing, torn, or has no engine this process can run."""
     directory = settings.model_dir
     contract = read_contract(directory)  # checks every listed file's sha256
-    thresholds = read_thresholds(directory)
+    thresholds = read_thresholds(directory, contract)
     _warn_if_thresholds_are_foreign(contract, thresholds)
     engine = _open_engine(directory, contract, settings)
     try:

@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 
@@ -18,6 +20,19 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
         write_atomically(target, crash)
     assert json.loads(target.read_text()) == {"threshold": 0.4}
     assert [p.name for p in tmp_path.iterdir()] == ["threshold.json"]
+
+
+def test_the_file_then_its_rename_are_synced_to_disk(tmp_path, monkeypatch):
+    synced = []
+    fsync = os.fsync
+
+    def spy(descriptor):
+        synced.append("directory" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "file")
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    write_json_atomically(tmp_path / "a.json", {})
+    assert synced == ["file", "directory"]
 
 
 def test_written_files_are_world_readable(tmp_path):
@@ -41,10 +56,24 @@ def test_contract_detects_a_tampered_file(tiny_bundle, tmp_path):
         read_contract(copy)
 
 
-def test_missing_contract_and_thresholds(tmp_path):
+def test_missing_or_invalid_contract(tmp_path):
     with pytest.raises(BundleError, match="not found"):
         read_contract(tmp_path)
-    assert read_thresholds(tmp_path) is None
     (tmp_path / BundleFiles.CONTRACT).write_text("{}")
     with pytest.raises(BundleError, match="not a valid ModelContract"):
         read_contract(tmp_path)
+
+
+def test_thresholds_are_read_only_as_the_contract_lists_them(tiny_bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    copy.mkdir()
+    for path in tiny_bundle.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    contract = read_contract(copy)
+    assert read_thresholds(copy, contract).model_sha256 == contract.files[BundleFiles.KERAS_MODEL]
+    unlisted = contract.model_copy(update={"files": {name: sha for name, sha in contract.files.items()
+                                                     if name != BundleFiles.THRESHOLD}})
+    with pytest.raises(BundleError, match="not listed"):  # present but never hash-checked: stale or foreign
+        read_thresholds(copy, unlisted)
+    (copy / BundleFiles.THRESHOLD).unlink()
+    assert read_thresholds(copy, unlisted) is None  # a bundle without thresholds: callers use the fallback

@@ -39,7 +39,7 @@ def test_training_writes_a_complete_consistent_bundle(trained):
     assert contract.input.image_size == 96 and contract.explanation.grid == 6  # block5c_add: stride 16
     assert contract.output.classes == ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
     assert contract.input_check.distance_threshold > 0 and contract.input_check.min_short_side == 48
-    thresholds = read_thresholds(trained)
+    thresholds = read_thresholds(trained, contract)
     assert thresholds.split == "validation"
     assert thresholds.model_sha256 == contract.files[BundleFiles.KERAS_MODEL]
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion_matrix.png", "confusion_matrix_7.png"):

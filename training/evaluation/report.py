@@ -125,7 +125,7 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
         table, note, prevalence = restrict_to_test_split(table, model_dir)
     model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
     probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
-    evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir), note, prevalence)
+    evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir, contract), note, prevalence)
     write_evaluation(evaluation, out_dir)
     return evaluation.metrics
 

@@ -108,7 +108,7 @@ def _next_contract(raw: dict, model_version: str) -> ModelContract:
 def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> ModelContract:
     """Re-render the card, then write the contract with the new hashes, last."""
     metrics, history = read_history_and_metrics(bundle_dir)
-    card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir), metrics, history)
+    card = render_model_card(bundle_dir, contract, read_thresholds(bundle_dir, contract), metrics, history)
     files = {**contract.files, **{path.name: sha256_of(path) for path in [*written, card]}}
     write_json_atomically(bundle_dir / BundleFiles.CONTRACT, contract.model_copy(update={"files": files}))
     return read_contract(bundle_dir)  # success means a bundle whose every file matches its contract

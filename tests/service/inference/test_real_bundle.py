@@ -66,7 +66,8 @@ def test_ready_on_the_litert_engine(litert_app, tiny_bundle):
 
 def test_model_info_is_the_bundles_contract(litert_app, tiny_bundle):
     info = litert_app.client.get("/v1/model").json()
-    contract, thresholds = read_contract(tiny_bundle), read_thresholds(tiny_bundle)
+    contract = read_contract(tiny_bundle)
+    thresholds = read_thresholds(tiny_bundle, contract)
     assert info["files"] == contract.files and info["version"] == contract.model_version
     assert info["backbone"] == contract.backbone and info["input"]["image_size"] == contract.input.image_size
     assert info["explanation"] == contract.explanation.model_dump(mode="json")
@@ -77,7 +78,7 @@ def test_model_info_is_the_bundles_contract(litert_app, tiny_bundle):
 
 
 def test_predict_matches_the_exported_model(litert_app, tiny_bundle):
-    thresholds = read_thresholds(tiny_bundle)
+    thresholds = read_thresholds(tiny_bundle, read_contract(tiny_bundle))
     for data in _lesion_images(3):
         body = litert_app.client.post("/predict", files=upload(data)).json()
         expected, _, _ = _reference(tiny_bundle, data)
