@@ -131,7 +131,8 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     """preprocess_image, plus the size the image was sent at and, with display_side, an upright copy whose
     longer side is at most display_side pixels (the explanation overlay is drawn on it)."""
     # decoded exactly as preprocess_image decodes, so /gradcam's model input equals /predict's; the display
-    # copy comes from the same decode (never below the model's size, so at least 192 px on the short side)
+    # copy comes from the same decode, which a JPEG draft never shrinks below the model's size (a smaller image
+    # stays as sent, so the copy can be small: it is drawn at the image's own resolution)
     image, original_size = _decode(data, max_pixels, min_size=image_size)
     rgb = to_rgb(image)
     pixels = resize_for_model(rgb, image_size)

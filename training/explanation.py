@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.schema import ExplanationSpec
+from contract.schema import LiteRTSignature as Sig
 from training.model.explainer import LayerCam
 
 DISPLAY_PERCENTILE = 95.0
@@ -24,8 +25,8 @@ def explanation_maps(classifier: keras.Model, layer: str, images: np.ndarray) ->
     explainer = LayerCam(classifier, layer)
     call = tf.function(lambda x: explainer(x), reduce_retracing=True)
     outputs = [call(tf.constant(images[i : i + BATCH], tf.float32)) for i in range(0, len(images), BATCH)]
-    return (np.concatenate([np.asarray(out["cam_cancerous"]) for out in outputs]),
-            np.concatenate([np.asarray(out["cam_non_cancerous"]) for out in outputs]))
+    return (np.concatenate([np.asarray(out[Sig.CAM_CANCEROUS]) for out in outputs]),
+            np.concatenate([np.asarray(out[Sig.CAM_NON_CANCEROUS]) for out in outputs]))
 
 
 def predicted_maps(classifier: keras.Model, layer: str, images: np.ndarray, cancerous: np.ndarray) -> np.ndarray:

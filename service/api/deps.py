@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, File, Form, Header, Query, Request, UploadFile
 
+from contract.preprocessing import ACCEPTED_FORMATS
 from service.api.schemas import UrlRequest
 from service.api.uploads import read_capped
 from service.core.config import Settings
@@ -21,6 +22,8 @@ from service.fetch.safe_url import SafeUrlFetcher
 from service.inference.dataplane import DataPlane
 from service.inference.decision import DecisionPolicy, OperatingPointName
 from service.inference.model import LesionModel, ReadyModel
+
+ACCEPTED_FORMAT_NAMES = ", ".join(sorted(ACCEPTED_FORMATS))  # MPO: the JPEG variant many phones save
 
 
 async def get_settings(request: Request) -> Settings:
@@ -181,7 +184,7 @@ async def image_from_upload(
     ready: ReadyModelDep,
     settings: SettingsDep,
     fetcher: FetcherDep,
-    file: Annotated[UploadFile, File(description="A dermoscopy image (JPEG, PNG, WebP, BMP, TIFF, GIF).")],
+    file: Annotated[UploadFile, File(description=f"A dermoscopy image ({ACCEPTED_FORMAT_NAMES}).")],
 ) -> SourcedImage:
     return await obtain_image(settings, fetcher, file, None)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.bundle import BundleError
+from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelContract
 from service.inference.engine import Explained, Forward, OutputShape
 
@@ -49,14 +50,14 @@ class KerasEngine:
         batch = np.ascontiguousarray(images, dtype=np.float32)
         with self._lock:
             out = self._predict(batch)
-        return self._shape.forward(np.asarray(out["probabilities"]), np.asarray(out["features"]), len(batch))
+        return self._shape.forward(np.asarray(out[Sig.PROBABILITIES]), np.asarray(out[Sig.FEATURES]), len(batch))
 
     def explain(self, images: np.ndarray) -> Explained:
         batch = np.ascontiguousarray(images, dtype=np.float32)
         with self._lock:
             out = self._explain(batch)
-        return self._shape.explained(np.asarray(out["probabilities"]), np.asarray(out["features"]),
-                                     np.asarray(out["cam_cancerous"]), np.asarray(out["cam_non_cancerous"]),
+        return self._shape.explained(np.asarray(out[Sig.PROBABILITIES]), np.asarray(out[Sig.FEATURES]),
+                                     np.asarray(out[Sig.CAM_CANCEROUS]), np.asarray(out[Sig.CAM_NON_CANCEROUS]),
                                      len(batch))
 
     def close(self) -> None:

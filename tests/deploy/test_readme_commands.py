@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.schema import FALLBACK_THRESHOLD
 from service.core.config import Settings
 from service.main import create_app
 from tests.deploy.docker_files import Dockerfile
@@ -72,6 +73,12 @@ def test_configuration_table_is_the_settings_own_descriptions(readme: str) -> No
     assert [name for name, _ in rows] == [name.upper() for name in Settings.model_fields], "every setting, in order"
     for name, meaning in rows:
         assert meaning == Settings.model_fields[name.lower()].description, f"{name}: README and Settings disagree"
+
+
+def test_the_documented_fallback_threshold_is_the_contracts(readme: str) -> None:
+    [default] = re.findall(r"^\| `THRESHOLD` \| (.*?) \|", sections(readme)["Configuration"], flags=re.MULTILINE)
+    assert f"else {FALLBACK_THRESHOLD}" in default
+    assert f"earlier versions' {FALLBACK_THRESHOLD}" in readme and f"threshold={FALLBACK_THRESHOLD}" in readme
 
 
 def test_curl_examples_cover_every_endpoint(readme: str, tmp_path: Path) -> None:

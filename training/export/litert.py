@@ -50,9 +50,7 @@ def convert(classifier: keras.Model, explanation_layer: str) -> bytes:
 
 
 def _explain(explainer: LayerCam, images: tf.Tensor) -> dict[str, tf.Tensor]:
-    outputs = explainer(images)
-    return {Sig.PROBABILITIES: outputs["probabilities"], Sig.FEATURES: outputs["features"],
-            Sig.CAM_CANCEROUS: outputs["cam_cancerous"], Sig.CAM_NON_CANCEROUS: outputs["cam_non_cancerous"]}
+    return explainer(images)  # its outputs are named as the signature's
 
 
 def verify(flatbuffer: bytes, classifier: keras.Model, explanation_layer: str, images: np.ndarray) -> dict:

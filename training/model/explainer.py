@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.diagnoses import cancerous_mask
+from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelLayers
 from training.errors import TrainingError
 
@@ -60,8 +61,8 @@ class LayerCam:
         self._keys = list(needed)
         self.forward = keras.Model(
             classifier.input,
-            {"probabilities": classifier.output, "logits": logits.output,
-             "features": classifier.get_layer(ModelLayers.POOLED).output,
+            {Sig.PROBABILITIES: classifier.output, "logits": logits.output,
+             Sig.FEATURES: classifier.get_layer(ModelLayers.POOLED).output,
              **{f"t{index}": needed[key] for index, key in enumerate(self._keys)}},
             name=f"layercam_forward_{layer_name}",
         )
@@ -71,8 +72,10 @@ class LayerCam:
         values = {key: outputs[f"t{index}"] for index, key in enumerate(self._keys)}
         gradient = self.gradient_at_target(values, cancer_log_odds_seed(outputs["logits"]))  # (B, h, w, c)
         activation = values[id(self.target)]
-        return {"probabilities": outputs["probabilities"], "features": outputs["features"],
-                "cam_cancerous": layercam(gradient, activation), "cam_non_cancerous": layercam(-gradient, activation)}
+        # named as the LiteRT explain signature's outputs, which the export makes of this call
+        return {Sig.PROBABILITIES: outputs[Sig.PROBABILITIES], Sig.FEATURES: outputs[Sig.FEATURES],
+                Sig.CAM_CANCEROUS: layercam(gradient, activation),
+                Sig.CAM_NON_CANCEROUS: layercam(-gradient, activation)}
 
     def gradient_at_target(self, values: dict[int, tf.Tensor], seed: tf.Tensor) -> tf.Tensor:
         return self.gradients_at(values, seed, [self.target])[id(self.target)]
