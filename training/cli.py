@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--metadata", type=Path, help="CSV with image_id and dx (default: found under --data-dir)")
     evaluate.add_argument("--output-dir", type=Path, default=DEFAULT_EVALUATION_DIR,
                           help="where metrics.json and the plots are written (runs/ is git-ignored)")
+    evaluate.add_argument("--skip-missing", action="store_true",
+                          help="score without images the metadata lists but the folder lacks")
     evaluate.add_argument("--split", choices=("test", "validation"), default="test",
                           help="on the bundle's own data: its test split (reported), or its validation split "
                                "(what candidate bundles are compared on before shipping)")
@@ -133,7 +135,7 @@ def command_train(args: argparse.Namespace) -> int:
 def command_evaluate(args: argparse.Namespace) -> int:
     from training.evaluation.report import evaluate_bundle
 
-    evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir, args.split)
+    evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir, args.split, args.skip_missing)
     print(f"wrote metrics.json and plots to {args.output_dir}")
     return 0
 

@@ -44,6 +44,16 @@ def test_evaluate_writes_under_the_ignored_runs_folder_by_default():
     assert args.output_dir == DEFAULT_EVALUATION_DIR and DEFAULT_EVALUATION_DIR.parts[0] == "runs"
 
 
+def test_evaluate_passes_skip_missing_through(monkeypatch):
+    import training.evaluation.report as report
+
+    seen = []
+    monkeypatch.setattr(report, "evaluate_bundle", lambda *args: seen.append(args) or {})
+    for flags, expected in (([], False), (["--skip-missing"], True)):
+        main(["evaluate", "--model-dir", "m", "--data-dir", "d", *flags])
+        assert seen[-1][-1] is expected
+
+
 def test_a_refresh_needs_a_model_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["refit-input-check", "--model-dir", "models", "--data-dir", "data"])

@@ -48,7 +48,7 @@ def load_dataset(data_dir: Path, metadata: Path | None = None, skip_missing: boo
     if missing:
         report = describe_problem(f"images listed in {metadata.name} but not found under {data_dir}", missing)
         if not skip_missing or len(missing) == len(table):
-            raise IngestError(report + " (pass --skip-missing to train without them)")
+            raise IngestError(report + " (pass --skip-missing to go on without them)")
         print(f"warning: {report}; skipping them")
         table = table.dropna(subset=["path"]).reset_index(drop=True)
     return table

@@ -110,7 +110,7 @@ def train_prevalence(manifest: pd.DataFrame) -> np.ndarray:
 
 
 def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_dir: Path,
-                    split: str = "test") -> dict:
+                    split: str = "test", skip_missing: bool = False) -> dict:
     """Score a bundle on any labelled set (on its own training data, only its test split); write the report.
 
     split="validation" scores the bundle's own validation split instead: the split that candidate bundles are
@@ -118,7 +118,7 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
     candidate alike and is never a reported result).
     """
     contract = read_contract(model_dir)
-    table = load_dataset(data_dir, metadata)
+    table = load_dataset(data_dir, metadata, skip_missing=skip_missing)
     if split == "validation":
         table, note, prevalence = restrict_to_validation_split(table, model_dir)
     else:
@@ -160,9 +160,15 @@ def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.Dat
     if not seen.any():
         return table, f"all {len(table)} images given (none belong to the bundle's training data)", prevalence
     test_ids = set(manifest.loc[manifest["split"] == "test", "image_id"])
-    kept = table[table["image_id"].isin(test_ids) | ~seen].reset_index(drop=True)
+    # an image the manifest does not name (a --limit or --skip-missing run left it out) may still be another
+    # view of a lesion the model was fitted or tuned on: it is excluded with its lesion
+    fitted_lesions = set(manifest.loc[manifest["split"] != "test", "lesion_id"].astype(str))
+    of_fitted_lesion = (table["lesion_id"].astype(str).isin(fitted_lesions) if "lesion_id" in table
+                        else pd.Series(False, index=table.index))
+    kept = table[table["image_id"].isin(test_ids) | (~seen & ~of_fitted_lesion)].reset_index(drop=True)
     in_test = int(kept["image_id"].isin(test_ids).sum())
-    note = (f"the bundle's own test split: {in_test} images; "
-            f"{int(seen.sum()) - in_test} train/validation images excluded")
+    excluded = len(table) - len(kept)
+    note = (f"the bundle's own test split: {in_test} images; {excluded} images of train/validation lesions "
+            "excluded")
     print(f"note: these images include the bundle's training data; scoring only {note}")
     return kept, note, prevalence

@@ -16,8 +16,20 @@ def test_only_test_and_foreign_images_are_kept(tmp_path):
     table = pd.DataFrame({"image_id": ["a", "b", "c", "d", "external"], "dx": ["nv", "mel", "nv", "bcc", "mel"]})
     kept, note, prevalence = restrict_to_test_split(table, tmp_path)
     assert kept["image_id"].tolist() == ["c", "d", "external"]
-    assert "2 images" in note and "2 train/validation images excluded" in note
+    assert "2 images" in note and "2 images of train/validation lesions excluded" in note
     assert prevalence is not None and prevalence.sum() == 1.0 and prevalence[5] == 1.0  # train is one nevus
+
+
+def test_an_unlisted_image_of_a_fitted_lesion_is_excluded_with_its_lesion(tmp_path):
+    # a --limit run's manifest names only the images it sampled; other views of its lesions exist in the folder
+    manifest = pd.DataFrame({"image_id": ["a", "c"], "lesion_id": ["1", "3"], "dx": ["nv", "nv"], "label": [0, 0],
+                             "split": ["train", "test"]})
+    manifest.to_csv(tmp_path / BundleFiles.SPLIT_MANIFEST, index=False)
+    table = pd.DataFrame({"image_id": ["a", "a2", "c", "c2", "e"], "lesion_id": ["1", "1", "3", "3", "9"],
+                          "dx": ["nv"] * 5})
+    kept, note, _ = restrict_to_test_split(table, tmp_path)
+    assert kept["image_id"].tolist() == ["c", "c2", "e"]  # a2 is another view of the training lesion 1
+    assert "2 images of train/validation lesions excluded" in note
 
 
 def test_a_set_foreign_to_the_bundle_is_scored_whole(tmp_path):
