@@ -135,22 +135,73 @@ def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[
             keras.callbacks.ModelCheckpoint(
                 str(checkpoints / f"{phase}-best.weights.h5"), monitor=MONITOR, mode="max",
                 save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
-            keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
-                                          restore_best_weights=True),
-            learning_rate_callback(config),
+            ResumedEarlyStopping(log, monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
+                                 restore_best_weights=True),
+            learning_rate_callback(config, log),
         ]
     # Last, so the CSV history also records what the callbacks above add: epoch_seconds, learning_rate.
     return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True)]
 
 
-def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
+def learning_rate_callback(config: TrainConfig, log: Path) -> keras.callbacks.Callback:
     """Phase 2's learning rate: dropped on a validation plateau, or on a cosine fixed by the epoch count."""
     if config.learning_rate_schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(
             lambda epoch, _current=None: cosine_learning_rate(epoch, config.learning_rate_finetune,
                                                               config.epochs_finetune))
-    return keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=PLATEAU_FACTOR,
-                                             patience=config.reduce_lr_patience, min_lr=1e-7)
+    return ResumedReduceLROnPlateau(log, monitor=MONITOR, mode="max", factor=PLATEAU_FACTOR,
+                                    patience=config.reduce_lr_patience, min_lr=1e-7)
+
+
+# A resumed phase restores the weights, the optimizer (its learning rate too) and the epoch, but Keras starts
+# these two callbacks' counters afresh: without the replay an interrupted run would wait `patience` more epochs
+# before stopping or dropping the rate than the same run uninterrupted.
+
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping that starts from the best value and the wait an earlier run of this phase logged."""
+
+    def __init__(self, log: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience, resets_on_patience=False)
+
+
+class ResumedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """Plateau-dropping that starts from the best value and the wait an earlier run of this phase logged."""
+
+    def __init__(self, log: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience, resets_on_patience=True)
+
+
+def replay_plateau(values: list[float], patience: int, *, resets_on_patience: bool) -> tuple[float | None, int]:
+    """(best, wait) of a maximising plateau callback after `values`, as Keras counts them: the wait is the epochs
+    since the last strict improvement, and for the rate-dropping callback also since its last drop (taken as
+    made: below its floor of 1e-7 it would not be)."""
+    best, wait = None, 0
+    for value in values:
+        if best is None or value > best:
+            best, wait = value, 0
+            continue
+        wait += 1
+        if resets_on_patience and wait >= patience:
+            wait = 0
+    return best, wait
+
+
+def logged_monitor(log: Path) -> list[float]:
+    """The monitored value of every epoch an earlier run of this phase logged (none for a fresh phase)."""
+    if not log.exists() or log.stat().st_size == 0:
+        return []
+    values = pd.read_csv(log).get(MONITOR)
+    return [] if values is None else [float(value) for value in values]
 
 
 def cosine_learning_rate(epoch: int, initial: float, epochs: int) -> float:
@@ -163,10 +214,8 @@ def cosine_learning_rate(epoch: int, initial: float, epochs: int) -> float:
 
 def best_so_far(log: Path) -> float | None:
     """The best monitored value logged by an interrupted earlier run of this phase."""
-    if not log.exists() or log.stat().st_size == 0:
-        return None
-    values = pd.read_csv(log).get(MONITOR)
-    return float(values.max()) if values is not None and len(values) else None
+    values = logged_monitor(log)
+    return max(values) if values else None
 
 
 class EpochTimer(keras.callbacks.Callback):

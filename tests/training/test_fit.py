@@ -8,9 +8,16 @@ import keras
 import pytest
 
 from training.config import TrainConfig
-from training.fit import cosine_learning_rate, learning_rate_callback
+from training.fit import (
+    MONITOR,
+    ResumedEarlyStopping,
+    cosine_learning_rate,
+    learning_rate_callback,
+    replay_plateau,
+)
 
 RECIPE = TrainConfig(data_dir=Path("data"), output_dir=Path("out"))
+LOG = Path("no-such-run/finetune.csv")
 
 
 def test_the_cosine_starts_at_the_initial_rate_halves_midway_and_never_rises():
@@ -23,10 +30,10 @@ def test_the_cosine_starts_at_the_initial_rate_halves_midway_and_never_rises():
 
 def test_the_schedule_setting_picks_the_callback():
     cosine = learning_rate_callback(dataclasses.replace(RECIPE, learning_rate_schedule="cosine",
-                                                        epochs_finetune=10, learning_rate_finetune=2e-4))
+                                                        epochs_finetune=10, learning_rate_finetune=2e-4), LOG)
     assert isinstance(cosine, keras.callbacks.LearningRateScheduler)
     assert cosine.schedule(5) == pytest.approx(1e-4)
-    plateau = learning_rate_callback(dataclasses.replace(RECIPE, learning_rate_schedule="plateau"))
+    plateau = learning_rate_callback(dataclasses.replace(RECIPE, learning_rate_schedule="plateau"), LOG)
     assert isinstance(plateau, keras.callbacks.ReduceLROnPlateau) and plateau.patience == RECIPE.reduce_lr_patience
 
 
@@ -80,3 +87,28 @@ def test_after_a_resumed_phase_1_phase_2_still_runs_all_its_epochs_from_the_firs
     assert finetune["epoch"].tolist() == [0, 1, 2]
     assert finetune["learning_rate"].tolist() == pytest.approx(
         [cosine_learning_rate(epoch, config.learning_rate_finetune, 3) for epoch in range(3)])
+
+
+def test_plateau_counters_replay_as_keras_counts_them():
+    values = [0.5, 0.6, 0.6, 0.55, 0.58, 0.7, 0.65]
+    # early stopping: epochs since the last strict improvement (a tie is no improvement)
+    assert replay_plateau(values[:5], 3, resets_on_patience=False) == (0.6, 3)
+    assert replay_plateau(values, 3, resets_on_patience=False) == (0.7, 1)
+    # the rate-dropping callback also starts waiting afresh after each drop
+    assert replay_plateau([0.5, 0.4, 0.4, 0.45], 2, resets_on_patience=True) == (0.5, 1)
+    assert replay_plateau([], 2, resets_on_patience=True) == (None, 0)
+
+
+@pytest.mark.parametrize("schedule_callback", [False, True])
+def test_a_resumed_phase_starts_its_counters_where_the_log_left_them(tmp_path, schedule_callback):
+    log = tmp_path / "finetune.csv"
+    log.write_text(f"epoch,{MONITOR}\n0,0.50\n1,0.62\n2,0.61\n")
+    if schedule_callback:
+        callback = learning_rate_callback(dataclasses.replace(RECIPE, reduce_lr_patience=3), log)
+    else:
+        callback = ResumedEarlyStopping(log, monitor=MONITOR, mode="max", patience=4)
+    callback.on_train_begin()
+    assert (callback.best, callback.wait) == (0.62, 1)
+    log.unlink()
+    callback.on_train_begin()  # a fresh phase: Keras' own starting state
+    assert (callback.best, callback.wait) == (None, 0)
