@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from contract.bundle import write_json_atomically
+from contract.bundle import write_bytes_atomically, write_json_atomically
 from contract.diagnoses import cancerous_mask
 from training.config import PLATEAU_FACTOR, TrainConfig
 from training.data import pipeline
@@ -24,6 +24,7 @@ from training.model.classifier import build_classifier, freeze_backbone, unfreez
 from training.model.explainer import check_explainable
 
 MONITOR = "val_pr_auc"
+SPLIT_FILE = "split.csv"  # in the checkpoint folder: the images and splits its weights saw
 
 
 def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[keras.Model, dict[str, object]]:
@@ -36,6 +37,7 @@ def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[k
                                        weights=weights)
     val_data = pipeline.make_dataset(val_x, val_y, config.batch_size, training=False)
     checkpoints = prepare_checkpoints(config)
+    bind_split(checkpoints, table)
     with strategy.scope():
         model = build_classifier(config.backbone, config.image_size, config.weights)
     check_explainable(model, config.explanation_layer)  # seconds now, rather than a failed export after hours
@@ -66,6 +68,24 @@ def prepare_checkpoints(config: TrainConfig) -> Path:
     write_json_atomically(recipe_file, recipe)
     print(f"checkpoints in {folder} (rerun the same command to resume)")
     return folder
+
+
+def bind_split(checkpoints: Path, table: pd.DataFrame) -> None:
+    """Bind the checkpoints to the images and their splits: resuming on other data is refused.
+
+    The recipe does not name the data, and a changed image set (another folder, --skip-missing, a new --limit
+    sample) reshuffles the lesion-grouped split: restored weights would then have seen today's validation and
+    test images, and every number fitted or reported there would be flattered without a word.
+    """
+    path = checkpoints / SPLIT_FILE
+    assignment = table[["image_id", "split"]].astype(str).sort_values("image_id").reset_index(drop=True)
+    if path.exists():
+        bound = pd.read_csv(path, dtype=str).sort_values("image_id").reset_index(drop=True)
+        if not bound.equals(assignment):
+            raise RecipeMismatch(f"{checkpoints} was trained on other images or another split ({SPLIT_FILE}); "
+                                 "delete it or pass --checkpoint-dir to start a new run")
+        return
+    write_bytes_atomically(path, assignment.to_csv(index=False).encode())
 
 
 def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: tf.data.Dataset,

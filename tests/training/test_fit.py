@@ -5,12 +5,15 @@ import itertools
 from pathlib import Path
 
 import keras
+import pandas as pd
 import pytest
 
 from training.config import TrainConfig
+from training.errors import RecipeMismatch
 from training.fit import (
     MONITOR,
     ResumedEarlyStopping,
+    bind_split,
     cosine_learning_rate,
     learning_rate_callback,
     replay_plateau,
@@ -112,3 +115,13 @@ def test_a_resumed_phase_starts_its_counters_where_the_log_left_them(tmp_path, s
     log.unlink()
     callback.on_train_begin()  # a fresh phase: Keras' own starting state
     assert (callback.best, callback.wait) == (None, 0)
+
+
+def test_checkpoints_refuse_to_resume_on_other_images_or_another_split(tmp_path):
+    table = pd.DataFrame({"image_id": ["b", "a", "c"], "split": ["train", "validation", "test"], "dx": ["nv"] * 3})
+    bind_split(tmp_path, table)
+    bind_split(tmp_path, table.iloc[::-1])  # the same assignment in another order resumes
+    for changed in (table.assign(split=["validation", "train", "test"]), table.iloc[:2],
+                    table.assign(image_id=["b", "a", "d"])):
+        with pytest.raises(RecipeMismatch, match="other images or another split"):
+            bind_split(tmp_path, changed)
