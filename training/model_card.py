@@ -142,7 +142,8 @@ def metrics_section(metrics: dict, thresholds) -> str:
                      f"{sensitive.get('specificity', float('nan')):.3f} |\n")
     return (f"## Evaluation\n\nOn {metrics['evaluated_on']} (n = {test['n']}, {test['positives']} cancerous), "
             f"never used for training, early stopping, calibration or thresholds. 95 % intervals: "
-            f"{BOOTSTRAP_ROUNDS} bootstrap resamples of images.\n\n| metric | test | 95 % CI |\n|---|---:|---|\n"
+            f"{BOOTSTRAP_ROUNDS} bootstrap resamples of {metrics.get('confidence_intervals_resample', 'images')}"
+            ".\n\n| metric | test | 95 % CI |\n|---|---:|---|\n"
             + "\n".join(rows) + "\n" + operating +
             "\nPlots: [ROC](roc.png), [precision-recall](pr.png), [calibration](calibration.png), "
             "[confusion matrix](confusion_matrix.png).\n")

@@ -17,7 +17,8 @@ def _metrics() -> dict:
     per_class = {code: {"n": 1, "recall": 1.0, "precision": 0.5, "roc_auc_one_vs_rest": 0.75}
                  for code in ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")}
     return {"evaluated_on": "a test split", "test": test, "high_sensitivity": test,
-            "confidence_intervals_95": {"roc_auc": [0.4, 0.6]}, "subgroups": {},
+            "confidence_intervals_95": {"roc_auc": [0.4, 0.6]}, "confidence_intervals_resample": "lesions",
+            "subgroups": {},
             "differential": {"balanced_accuracy": 0.777, "accuracy": 0.8, "per_class": per_class,
                              "balanced_accuracy_prevalence_adjusted": 0.79}}
 
@@ -32,7 +33,7 @@ def test_the_card_states_what_the_bundle_holds(tmp_path):
     assert "# Model card: skin-cancer-detector 9.9.9-fake" in card
     assert "4 images of 3 lesions" in card and "2 train / 1 validation / 1 test" in card
     assert "mel 2" in card and "50.0 % cancerous" in card
-    assert "| roc_auc | 0.500 | 0.400 – 0.600 |" in card
+    assert "| roc_auc | 0.500 | 0.400 – 0.600 |" in card and "bootstrap resamples of lesions" in card
     assert "**0.777**" in card and "0.790" in card, "the differential's balanced accuracy, both rules"
     assert "1 frozen-backbone, 2 fine-tuning" in card and "10 min of epochs" in card
     assert f"{os.cpu_count()} CPU cores" in card, "the hardware is read, not typed"

@@ -56,14 +56,19 @@ def summary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
     }
 
 
-def bootstrap_intervals(labels: np.ndarray, scores: np.ndarray, threshold: float, seed: int = 0,
-                        rounds: int = BOOTSTRAP_ROUNDS) -> dict[str, list[float]]:
-    """95 % percentile intervals for ROC-AUC, PR-AUC, sensitivity and specificity."""
+def bootstrap_intervals(labels: np.ndarray, scores: np.ndarray, threshold: float, groups: np.ndarray | None = None,
+                        seed: int = 0, rounds: int = BOOTSTRAP_ROUNDS) -> dict[str, list[float]]:
+    """95 % percentile intervals for ROC-AUC, PR-AUC, sensitivity and specificity.
+
+    With `groups` (each image's lesion id) whole groups are resampled: a lesion's images are not independent
+    draws, and resampling them one by one would make the intervals too narrow. Without, images are.
+    """
     rng = np.random.default_rng(seed)
+    members = _members_of_each_group(groups, len(labels))
     names = ("roc_auc", "pr_auc", "sensitivity", "specificity")
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
-        drawn = rng.integers(0, len(labels), len(labels))
+        drawn = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
         if len(np.unique(labels[drawn])) < 2:
             continue
         predicted = is_cancerous(scores[drawn], threshold)
@@ -73,6 +78,14 @@ def bootstrap_intervals(labels: np.ndarray, scores: np.ndarray, threshold: float
         samples["sensitivity"].append(float(np.mean(predicted[positives])))
         samples["specificity"].append(float(np.mean(~predicted[~positives])))
     return {name: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for name, v in samples.items()}
+
+
+def _members_of_each_group(groups: np.ndarray | None, count: int) -> list[np.ndarray]:
+    if groups is None:
+        return [np.array([index]) for index in range(count)]
+    _, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
 
 
 def subgroup_metrics(table: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict[str, dict]:

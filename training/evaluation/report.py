@@ -66,10 +66,12 @@ def evaluate_split(table: pd.DataFrame, probabilities: np.ndarray, thresholds: T
     labels = table["label"].to_numpy()
     scores = cancer_probability(probabilities)
     threshold = decision_threshold(thresholds)
+    lesions = table["lesion_id"].to_numpy() if "lesion_id" in table else None  # a foreign set may lack them
     metrics: dict[str, object] = {
         "evaluated_on": split_note,
         "test": summary_metrics(labels, scores, threshold),
-        "confidence_intervals_95": bootstrap_intervals(labels, scores, threshold),
+        "confidence_intervals_95": bootstrap_intervals(labels, scores, threshold, lesions),
+        "confidence_intervals_resample": "images" if lesions is None else "lesions",
         "subgroups": subgroup_metrics(table, scores, threshold),
         "classification_report": text_report(labels, scores, threshold),
         "differential": differential_metrics(table["class_index"].to_numpy(), probabilities, train_prevalence),

@@ -68,6 +68,29 @@ def test_bootstrap_interval_brackets_the_point_estimate():
         assert high - low < 0.2
 
 
+def test_without_lesions_each_image_is_its_own_draw():
+    rng = np.random.default_rng(1)
+    labels, scores = rng.integers(0, 2, 200), rng.random(200)
+    singletons = np.array([f"{i:04d}" for i in range(200)])  # one lesion per image, in image order
+    assert bootstrap_intervals(labels, scores, 0.5, rounds=100) == bootstrap_intervals(
+        labels, scores, 0.5, singletons, rounds=100)
+
+
+def test_lesions_are_resampled_whole_so_repeated_views_widen_the_interval():
+    # 60 lesions seen 5 times each: 300 images carry only 60 lesions' worth of evidence
+    rng = np.random.default_rng(2)
+    lesion_labels = rng.integers(0, 2, 60)
+    lesion_scores = np.clip(lesion_labels * 0.25 + rng.random(60) * 0.75, 0, 1)
+    labels, scores = np.repeat(lesion_labels, 5), np.repeat(lesion_scores, 5)
+    lesions = np.repeat([f"HAM_{i}" for i in range(60)], 5)
+    by_image = bootstrap_intervals(labels, scores, 0.5, rounds=300)["roc_auc"]
+    by_lesion = bootstrap_intervals(labels, scores, 0.5, lesions, rounds=300)["roc_auc"]
+    once = bootstrap_intervals(lesion_labels, lesion_scores, 0.5, rounds=300)["roc_auc"]
+    width = lambda interval: interval[1] - interval[0]  # noqa: E731
+    assert width(by_lesion) > 1.5 * width(by_image)
+    assert width(by_lesion) == pytest.approx(width(once), rel=0.35)  # as wide as the 60 lesions seen once
+
+
 def test_subgroups_cover_sex_age_localisation_and_diagnosis():
     table = pd.DataFrame({"label": LABELS.tolist() * 2, "sex": ["male", "female"] * 10, "age": [35, 70] * 10,
                           "localization": ["back"] * 20, "dx": ["nv"] * 12 + ["mel"] * 8})
