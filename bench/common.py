@@ -129,6 +129,16 @@ def time_calls(call: Callable[[], object], *, iterations: int, time_limit_s: flo
     return {**summarise_ms(samples), "throughput_per_s": round(len(samples) / elapsed, 2)}
 
 
+def seed_model_predict(bundle: Path, batch: np.ndarray) -> Callable[[], object]:
+    """The seed's way to serve: Keras `model.predict` on one request's batch (it builds a data pipeline per call)."""
+    import keras
+
+    from contract.schema import BundleFiles
+
+    classifier = keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+    return lambda: classifier.predict(batch, verbose=0)
+
+
 # --------------------------------------------------------------------------- the machine
 
 

@@ -25,8 +25,7 @@ def step_command(step: str, results: Path, quick: bool, model_dir: Path | None) 
     model = ["--model-dir", str(model_dir)] if model_dir and step != "train_pipeline" else []
     quick_flag = ["--quick"] if quick else []
     output = ["--json", str(results / f"{step}.json")]
-    extra = {"http_e2e": ["--inference-json", str(results / "inference.json")],
-             "input_check": [] if quick else ["--ranks", "32,64,128,256,1280"]}.get(step, [])
+    extra = {"input_check": [] if quick else ["--ranks", "32,64,128,256,1280"]}.get(step, [])
     return [sys.executable, "-m", f"bench.{step}", *model, *quick_flag, *output, *extra]
 
 

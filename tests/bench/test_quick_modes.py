@@ -45,13 +45,16 @@ def test_inference_benchmark_times_every_engine_side_by_side(inference_json):
     assert report["bundle"]["files"], "the report names the bundle it measured"
 
 
-def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, inference_json, tmp_path):
-    inference = json.loads(inference_json.read_text())
-    report = run_quick("bench.http_e2e", tiny_bundle, tmp_path / "http.json", "--inference-json", str(inference_json))
+def test_http_benchmark_reports_latency_rates_cpu_and_goals(tiny_bundle, tmp_path):
+    report = run_quick("bench.http_e2e", tiny_bundle, tmp_path / "http.json")
     one_client = report["levels"]["/predict"]["1"]
     assert one_client["errors"] == 0 and one_client["p50_ms"] > 0
     assert one_client["server_cpu_ms_per_request"] > 0
-    assert report["seed_model_predict_per_s"] == inference["results"]["seed_model_predict"]["throughput_per_s"]
+    throughput = report["server"]["predict_vs_seed_throughput_interleaved"]
+    assert len(throughput["rounds"]) == 2 and throughput["failed_requests"] == 0
+    assert all(row["seed_model_predict_per_s"] > 0 and row["predict_requests_per_s"] > 0
+               for row in throughput["rounds"])
+    assert report["goals"]["predict_rps_over_seed_interleaved"] == throughput["median_ratio"] > 0
     assert set(report["goals"]["met"]) >= {"predict_p50_le_1.5x_litert", "predict_rps_ge_10x_seed",
                                            "gradcam_p50_le_1.5x_predict", "zero_errors"}
     for rounds in ("predict_vs_litert_interleaved", "gradcam_vs_predict_interleaved"):
