@@ -97,5 +97,7 @@ def test_input_check_benchmark_reports_every_proxy_set(tmp_path, ham10000_dir):
     assert {"everyday", "ham_validation", "ham_test_other_camera", "ham_test_blurred"} <= set(report["rates"])
     cost = report["check_cost"]
     assert cost["check_alone_p50_ms"] > 0 and cost["inference_p50_ms"] > 0
-    low, high = cost["added_per_request_iqr_ms"]
-    assert low <= cost["added_per_request_ms"] <= high and cost["blocks"] == 6
+    assert cost["blocks"] == 6 and len(cost["added_per_request_iqr_ms"]) == 2
+    # not a speed goal: a check that cost as much as the model it guards would be a broken measurement or a bug
+    assert cost["check_alone_p50_ms"] < cost["inference_p50_ms"]
+    assert cost["added_per_request_ms"] < cost["inference_p50_ms"]
