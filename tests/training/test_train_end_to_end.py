@@ -75,8 +75,13 @@ def test_evaluate_on_training_data_scores_only_the_test_split(trained, ham10000_
     report = json.loads((tmp_path / BundleFiles.METRICS).read_text())
     assert report["test"]["n"] == int((manifest["split"] == "test").sum())
     assert "test split" in report["evaluated_on"]
-    bundle_metrics = json.loads((trained / BundleFiles.METRICS).read_text())["test"]
-    assert report["test"]["roc_auc"] == pytest.approx(bundle_metrics["roc_auc"], abs=1e-6)
+    exported = json.loads((trained / BundleFiles.METRICS).read_text())
+    # evaluate reproduces what the export wrote: every headline number, the intervals, the differential
+    for section in ("test", "high_sensitivity", "confidence_intervals_95"):
+        assert report[section] == pytest.approx(exported[section], abs=1e-6, nan_ok=True), section
+    assert report["confidence_intervals_resample"] == exported["confidence_intervals_resample"] == "lesions"
+    assert report["differential"]["balanced_accuracy"] == pytest.approx(
+        exported["differential"]["balanced_accuracy"], abs=1e-6)
     assert "roc_auc" in capsys.readouterr().out
 
 
