@@ -22,10 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.deps import SettingsDep
 from service.api.drain import refuse
+from service.api.scope import header
 from service.errors import Unauthenticated
 
 API_KEY_HEADER = "X-API-Key"
-_HEADER_KEY = API_KEY_HEADER.lower().encode("latin-1")  # ASGI header names arrive lower-case
 
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="Required on model endpoints when API_KEY is configured."
@@ -70,15 +70,8 @@ class ApiKeyGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.guards(scope["path"]):
             try:
-                check_key(_presented_key(scope), self.expected)
+                check_key(header(scope, API_KEY_HEADER), self.expected)
             except Unauthenticated as error:
                 await refuse(scope, receive, send, error)  # drains what it can, so the client reads the 401
                 return
         await self.app(scope, receive, send)
-
-
-def _presented_key(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == _HEADER_KEY:
-            return value.decode("latin-1")  # as Starlette decodes it for the dependency
-    return None

@@ -12,6 +12,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from service.api.problems import error_response
+from service.api.scope import header
 
 DRAIN_LIMIT_BYTES = 32 * 1024 * 1024
 DRAIN_TIMEOUT_S = 5.0
@@ -45,8 +46,5 @@ async def drain(receive: Receive) -> bool:
 
 def declared_length(scope: Scope) -> int | None:
     """The request's Content-Length, or None when absent or not a plain number."""
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
-    return None
+    text = (header(scope, "content-length") or "").strip()
+    return int(text) if text.isdigit() else None

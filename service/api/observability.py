@@ -14,6 +14,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import error_response
+from service.api.scope import header
 from service.core.logs import current_request_id
 from service.core.metrics import ServiceMetrics
 
@@ -71,9 +72,5 @@ class RequestObserver:
 
 
 def _request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == REQUEST_ID_HEADER.encode():
-            candidate = value.decode("latin-1")
-            if _ACCEPTABLE_ID.fullmatch(candidate):
-                return candidate
-    return uuid.uuid4().hex
+    candidate = header(scope, REQUEST_ID_HEADER)
+    return candidate if candidate is not None and _ACCEPTABLE_ID.fullmatch(candidate) else uuid.uuid4().hex
