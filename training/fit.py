@@ -177,8 +177,10 @@ def learning_rate_callback(config: TrainConfig, log: Path) -> keras.callbacks.Ca
 # these two callbacks' counters afresh: without the replay an interrupted run would wait `patience` more epochs
 # before stopping or dropping the rate than the same run uninterrupted.
 
-class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
-    """Early stopping that starts from the best value and the wait an earlier run of this phase logged."""
+class _ReplaysItsLog:
+    """Starts a plateau callback from the best value and the wait that an earlier run of this phase logged."""
+
+    resets_on_patience: bool  # True for the rate drop, which waits afresh after each drop
 
     def __init__(self, log: Path, **kwargs):
         super().__init__(**kwargs)
@@ -186,19 +188,16 @@ class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience, resets_on_patience=False)
+        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience,
+                                              resets_on_patience=self.resets_on_patience)
 
 
-class ResumedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-    """Plateau-dropping that starts from the best value and the wait an earlier run of this phase logged."""
+class ResumedEarlyStopping(_ReplaysItsLog, keras.callbacks.EarlyStopping):
+    resets_on_patience = False
 
-    def __init__(self, log: Path, **kwargs):
-        super().__init__(**kwargs)
-        self.log = log
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience, resets_on_patience=True)
+class ResumedReduceLROnPlateau(_ReplaysItsLog, keras.callbacks.ReduceLROnPlateau):
+    resets_on_patience = True
 
 
 def replay_plateau(values: list[float], patience: int, *, resets_on_patience: bool) -> tuple[float | None, int]:
