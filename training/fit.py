@@ -188,8 +188,10 @@ class _ReplaysItsLog:
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.best, self.wait = replay_plateau(logged_monitor(self.log), self.patience,
-                                              resets_on_patience=self.resets_on_patience)
+        logged = logged_monitor(self.log)
+        if logged:  # a fresh phase keeps Keras' own starting state
+            self.best, self.wait = replay_plateau(logged, self.patience, self.min_delta,
+                                                  resets_on_patience=self.resets_on_patience)
 
 
 class ResumedEarlyStopping(_ReplaysItsLog, keras.callbacks.EarlyStopping):
@@ -200,13 +202,14 @@ class ResumedReduceLROnPlateau(_ReplaysItsLog, keras.callbacks.ReduceLROnPlateau
     resets_on_patience = True
 
 
-def replay_plateau(values: list[float], patience: int, *, resets_on_patience: bool) -> tuple[float | None, int]:
-    """(best, wait) of a maximising plateau callback after `values`, as Keras counts them: the wait is the epochs
-    since the last strict improvement, and for the rate-dropping callback also since its last drop (taken as
-    made: below its floor of 1e-7 it would not be)."""
+def replay_plateau(values: list[float], patience: int, min_delta: float = 0.0, *,
+                   resets_on_patience: bool) -> tuple[float | None, int]:
+    """(best, wait) of a maximising plateau callback after `values`, as Keras counts them: an improvement beats the
+    best by more than `min_delta`; the wait is the epochs since the last one, and for the rate-dropping callback
+    also since its last drop (taken as made: below its floor of 1e-7 it would not be)."""
     best, wait = None, 0
     for value in values:
-        if best is None or value > best:
+        if best is None or value - min_delta > best:
             best, wait = value, 0
             continue
         wait += 1

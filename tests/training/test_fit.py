@@ -92,14 +92,24 @@ def test_after_a_resumed_phase_1_phase_2_still_runs_all_its_epochs_from_the_firs
         [cosine_learning_rate(epoch, config.learning_rate_finetune, 3) for epoch in range(3)])
 
 
-def test_plateau_counters_replay_as_keras_counts_them():
-    values = [0.5, 0.6, 0.6, 0.55, 0.58, 0.7, 0.65]
-    # early stopping: epochs since the last strict improvement (a tie is no improvement)
-    assert replay_plateau(values[:5], 3, resets_on_patience=False) == (0.6, 3)
-    assert replay_plateau(values, 3, resets_on_patience=False) == (0.7, 1)
-    # the rate-dropping callback also starts waiting afresh after each drop
-    assert replay_plateau([0.5, 0.4, 0.4, 0.45], 2, resets_on_patience=True) == (0.5, 1)
-    assert replay_plateau([], 2, resets_on_patience=True) == (None, 0)
+@pytest.mark.parametrize("values", [
+    [0.5, 0.50005, 0.50008, 0.49, 0.6, 0.6, 0.55, 0.58, 0.58, 0.7, 0.69],  # gains under min_delta, ties, drops
+    [0.3] * 7,
+    [0.1, 0.2, 0.3, 0.4],
+])
+def test_the_replay_counts_as_the_real_keras_callbacks_do(values):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    callbacks = ((keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=3), False),
+                 (keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", patience=2, min_lr=1e-7), True))
+    for callback, resets in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+        for epoch, value in enumerate(values):
+            callback.on_epoch_end(epoch, {MONITOR: value})
+            replayed = replay_plateau(values[: epoch + 1], callback.patience, callback.min_delta,
+                                      resets_on_patience=resets)
+            assert (callback.best, callback.wait) == replayed, (type(callback).__name__, epoch)
 
 
 @pytest.mark.parametrize("schedule_callback", [False, True])
