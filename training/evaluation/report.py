@@ -159,14 +159,14 @@ def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.Dat
         return table, f"all {len(table)} images given (the bundle has no split manifest)", None
     prevalence = train_prevalence(manifest)
     seen = table["image_id"].isin(manifest["image_id"])
-    if not seen.any():
-        return table, f"all {len(table)} images given (none belong to the bundle's training data)", prevalence
-    test_ids = set(manifest.loc[manifest["split"] == "test", "image_id"])
     # an image the manifest does not name (a --limit or --skip-missing run left it out) may still be another
     # view of a lesion the model was fitted or tuned on: it is excluded with its lesion
     fitted_lesions = set(manifest.loc[manifest["split"] != "test", "lesion_id"].astype(str))
     of_fitted_lesion = (table["lesion_id"].astype(str).isin(fitted_lesions) if "lesion_id" in table
                         else pd.Series(False, index=table.index))
+    if not seen.any() and not of_fitted_lesion.any():
+        return table, f"all {len(table)} images given (none belong to the bundle's training data)", prevalence
+    test_ids = set(manifest.loc[manifest["split"] == "test", "image_id"])
     kept = table[table["image_id"].isin(test_ids) | (~seen & ~of_fitted_lesion)].reset_index(drop=True)
     in_test = int(kept["image_id"].isin(test_ids).sum())
     excluded = len(table) - len(kept)

@@ -4,7 +4,8 @@ from service.api.scope import header
 
 
 def test_the_first_value_of_a_header_is_read_in_any_case_and_latin_1():
-    scope = {"headers": [(b"x-api-key", b"first"), (b"x-api-key", b"second"), (b"x-note", "caf\u00e9".encode("latin-1"))]}
+    note = "caf\u00e9".encode("latin-1")
+    scope = {"headers": [(b"x-api-key", b"first"), (b"x-api-key", b"second"), (b"x-note", note)]}
     assert header(scope, "X-API-Key") == "first"
     assert header(scope, "x-note") == "caf\u00e9"
     assert header(scope, "content-length") is None

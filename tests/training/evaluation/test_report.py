@@ -30,6 +30,9 @@ def test_an_unlisted_image_of_a_fitted_lesion_is_excluded_with_its_lesion(tmp_pa
     kept, note, _ = restrict_to_test_split(table, tmp_path)
     assert kept["image_id"].tolist() == ["c", "c2", "e"]  # a2 is another view of the training lesion 1
     assert "2 images of train/validation lesions excluded" in note
+    only_unlisted_views = table[table["image_id"].isin(["a2", "e"])]  # no image the manifest names
+    kept, _, _ = restrict_to_test_split(only_unlisted_views, tmp_path)
+    assert kept["image_id"].tolist() == ["e"]
 
 
 def test_a_set_foreign_to_the_bundle_is_scored_whole(tmp_path):
