@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.body_limit import is_open_inference_call
 from service.api.drain import refuse
+from service.api.scope import route_path
 from service.errors import Overloaded
 
 MODEL_PATHS = frozenset({"/predict", "/predict-url", "/predict/batch", "/gradcam"})
@@ -25,7 +26,7 @@ class AdmissionLimit:
         self.inflight = 0  # one event loop per process: no lock needed between awaits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not _is_model_call(scope["path"]):
+        if scope["type"] != "http" or scope["method"] != "POST" or not _is_model_call(route_path(scope)):
             await self.app(scope, receive, send)
             return
         if self.inflight >= self.max_inflight:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.deps import SettingsDep
 from service.api.drain import refuse
-from service.api.scope import header
+from service.api.scope import header, route_path
 from service.errors import Unauthenticated
 
 API_KEY_HEADER = "X-API-Key"
@@ -68,7 +68,7 @@ class ApiKeyGate:
         return self.expected is not None and any(pattern.match(path) for pattern in self.paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.guards(scope["path"]):
+        if scope["type"] == "http" and self.guards(route_path(scope)):
             try:
                 check_key(header(scope, API_KEY_HEADER), self.expected)
             except Unauthenticated as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.drain import declared_length, refuse
+from service.api.scope import route_path
 from service.core.config import Settings
 from service.errors import PayloadTooLarge
 
@@ -54,7 +55,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.cap_for(scope["path"])
+        cap = self.cap_for(route_path(scope))
         declared = declared_length(scope)
         if declared is not None and declared > cap:
             error = PayloadTooLarge(f"the request declares {declared} bytes; the limit is {cap}")

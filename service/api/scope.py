@@ -12,3 +12,12 @@ def header(scope: Scope, name: str) -> str | None:
         if key == wanted:
             return value.decode("latin-1")
     return None
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app's routes see: behind a proxy that mounts the service under a prefix (ASGI `root_path`),
+    the request's path without that prefix, as Starlette's router matches it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):][:1] in ("", "/"):
+        return path[len(root):] or "/"
+    return path

@@ -39,14 +39,17 @@ def parsed_forms(monkeypatch) -> list[int]:
     return calls
 
 
-def test_a_keyless_upload_is_refused_before_its_body_is_parsed(make_settings, parsed_forms):
+# "/skin": served under a proxy's prefix, where uvicorn --root-path puts the prefix in front of every path
+@pytest.mark.parametrize("root_path", ["", "/skin"])
+def test_a_keyless_upload_is_refused_before_its_body_is_parsed(make_settings, parsed_forms, root_path):
     files = [("files", (f"{i}.jpg", images.jpeg(), "image/jpeg")) for i in range(3)]
-    with serving(make_settings(api_key=KEY)) as running:
-        refused = running.client.post("/predict/batch", files=files)
+    with serving(make_settings(api_key=KEY), root_path=root_path) as running:
+        refused = running.client.post(f"{root_path}/predict/batch", files=files)
         assert refused.status_code == 401 and refused.json()["type"].endswith("unauthenticated")
         assert refused.headers["x-request-id"]
         assert parsed_forms == []
-        accepted = running.client.post("/predict", files=upload(images.jpeg()), headers={"X-API-Key": KEY})
+        accepted = running.client.post(f"{root_path}/predict", files=upload(images.jpeg()),
+                                       headers={"X-API-Key": KEY})
     assert accepted.status_code == 200 and parsed_forms == [1]  # the spy sees a parse when there is one
 
 

@@ -102,3 +102,11 @@ def test_streamed_body_over_the_cap_is_cut_off(make_settings):
 def test_json_body_for_a_url_is_capped_small(served):
     response = served.client.post("/predict-url", json={"url": "https://example.org/" + "a" * 100_000})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("root_path", ["", "/skin"])  # under a proxy's prefix the batch keeps the batch cap
+def test_a_batch_gets_the_batch_cap_not_one_uploads(make_settings, root_path):
+    files = [("files", (f"{i}.bin", b"\0" * 900_000, "application/octet-stream")) for i in range(3)]
+    with serving(make_settings(max_upload_bytes=1024 * 1024), root_path=root_path) as running:
+        response = running.client.post(f"{root_path}/predict/batch", files=files)  # 2.7 MB: over one upload's cap
+    assert response.status_code == 200 and response.json()["failed"] == 3  # each item refused alone, as not an image
