@@ -1,4 +1,5 @@
-"""`python -m training <command>`: train, evaluate, describe, model-card, refit-input-check, reconvert-litert."""
+"""`python -m training <command>`: train, evaluate, describe, model-card, and the refreshes refit-input-check,
+reconvert-litert and reevaluate."""
 
 from __future__ import annotations
 
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "verify it against the Keras model on validation images as train does, and update "
                     "model.tflite, history.json's gaps, the model card and the contract.")
     add_refresh_flags(convert)
+
+    rescore = commands.add_parser(
+        "reevaluate", formatter_class=_Help,
+        help="score a bundle's test split again with the current evaluation code (no retraining)",
+        description="Score the bundle's own test split with its Keras model and the current evaluation code, as "
+                    "train does at export, and update metrics.json, the plots, the model card and the contract.")
+    add_refresh_flags(rescore)
     return parser
 
 
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": command_train, "evaluate": command_evaluate, "describe": command_describe,
                 "model-card": command_model_card, "refit-input-check": command_refit_input_check,
-                "reconvert-litert": command_reconvert_litert}
+                "reconvert-litert": command_reconvert_litert, "reevaluate": command_reevaluate}
     try:
         return handlers[args.command](args)
     except (TrainingError, BundleError) as error:
@@ -169,4 +177,12 @@ def command_reconvert_litert(args: argparse.Namespace) -> int:
 
     reconvert_litert(args.model_dir, args.data_dir, args.model_version, args.metadata)
     print(f"converted {args.model_dir / BundleFiles.LITERT_MODEL} again and verified it against the Keras model")
+    return 0
+
+
+def command_reevaluate(args: argparse.Namespace) -> int:
+    from training.export.refresh import reevaluate
+
+    reevaluate(args.model_dir, args.data_dir, args.model_version, args.metadata)
+    print(f"scored the test split of {args.model_dir} again; metrics.json, the plots and the card are updated")
     return 0

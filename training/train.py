@@ -19,7 +19,13 @@ from training.config import TrainConfig
 from training.data import pipeline
 from training.data.ingest import load_dataset, stratified_subset
 from training.data.split import assign_splits, check_no_leakage
-from training.evaluation.report import evaluate_split, predict_probabilities, predict_with_features, train_prevalence
+from training.evaluation.report import (
+    OWN_TEST_SPLIT,
+    evaluate_split,
+    predict_probabilities,
+    predict_with_features,
+    train_prevalence,
+)
 from training.explanation import explanation_spec
 from training.export import litert
 from training.export.bundle import BundleContents, write_bundle
@@ -63,7 +69,7 @@ def finish(config: TrainConfig, model: keras.Model, table: pd.DataFrame, images:
     verdicts = is_cancerous(cancer_probability(validation_probabilities), decision_threshold(thresholds))
     explanation = explanation_spec(model, config.explanation_layer, validation.images, verdicts)
     evaluation = evaluate_split(test.table.reset_index(drop=True), predict_probabilities(model, test.images),
-                                thresholds, "test split of this bundle's own lesion-grouped split",
+                                thresholds, OWN_TEST_SPLIT,
                                 train_prevalence(table))
     flatbuffer = litert.convert(model, config.explanation_layer)
     history["litert_gaps"] = litert.verify(flatbuffer, model, config.explanation_layer,

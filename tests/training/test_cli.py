@@ -54,9 +54,10 @@ def test_evaluate_passes_skip_missing_through(monkeypatch):
         assert seen[-1][-1] is expected
 
 
-def test_a_refresh_needs_a_model_version(capsys):
+@pytest.mark.parametrize("refresh", ["refit-input-check", "reconvert-litert", "reevaluate"])
+def test_a_refresh_needs_a_model_version(capsys, refresh):
     with pytest.raises(SystemExit) as exit_info:
-        main(["refit-input-check", "--model-dir", "models", "--data-dir", "data"])
+        main([refresh, "--model-dir", "models", "--data-dir", "data"])
     assert exit_info.value.code == 2 and "--model-version" in capsys.readouterr().err
 
 
@@ -83,10 +84,11 @@ def test_semantic_versions_with_pre_release_and_build_are_accepted(version):
     assert args.model_version == version
 
 
+@pytest.mark.parametrize("refresh", ["reconvert-litert", "reevaluate"])
 @pytest.mark.parametrize("contract", [None, "{not json", '{"files": {}}'])
-def test_a_refresh_of_an_unreadable_bundle_exits_2_with_a_message(tmp_path, capsys, contract):
+def test_a_refresh_of_an_unreadable_bundle_exits_2_with_a_message(tmp_path, capsys, contract, refresh):
     if contract is not None:
         (tmp_path / "contract.json").write_text(contract)
-    code = main(["reconvert-litert", "--model-dir", str(tmp_path), "--data-dir", str(tmp_path),
+    code = main([refresh, "--model-dir", str(tmp_path), "--data-dir", str(tmp_path),
                  "--model-version", "9.9.9"])
     assert code == 2 and "contract.json" in capsys.readouterr().err

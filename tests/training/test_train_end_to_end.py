@@ -155,3 +155,22 @@ def test_reconvert_refuses_an_older_contract_before_writing_anything(trained, ha
                  "--model-version", "0.0.2-test"]) == 2
     assert "refit-input-check" in capsys.readouterr().err
     assert (bundle / BundleFiles.LITERT_MODEL).read_bytes() == model_before
+
+
+def test_reevaluate_reproduces_the_exported_metrics_and_keeps_the_bundle_consistent(trained, ham10000_dir, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained, bundle)
+    before = read_contract(bundle)
+    exported = json.loads((bundle / BundleFiles.METRICS).read_text())
+    (bundle / "roc.png").write_bytes(b"torn")  # an interrupted refresh: running it again repairs it
+    assert main(["reevaluate", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir),
+                 "--model-version", "0.0.2-test"]) == 0
+    after = read_contract(bundle)  # every hash matches again: the metrics', the plots' and the card's
+    assert after.model_version == "0.0.2-test"
+    assert after.files[BundleFiles.KERAS_MODEL] == before.files[BundleFiles.KERAS_MODEL]
+    rescored = json.loads((bundle / BundleFiles.METRICS).read_text())
+    assert rescored["evaluated_on"] == exported["evaluated_on"]
+    assert rescored["test"] == pytest.approx(exported["test"], abs=1e-6, nan_ok=True)
+    for name, interval in exported["confidence_intervals_95"].items():
+        assert rescored["confidence_intervals_95"][name] == pytest.approx(interval, abs=1e-6), name
+    assert "0.0.2-test" in (bundle / BundleFiles.MODEL_CARD).read_text()

@@ -26,6 +26,7 @@ from training.evaluation.metrics import (
 from training.evaluation.plots import plot_all
 
 EVAL_BATCH = 64
+OWN_TEST_SPLIT = "test split of this bundle's own lesion-grouped split"  # metrics.json's evaluated_on, at export
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Refreshing parts of a bundle with the current code, from the bundle's own model and split, without retraining.
 
-The input check's statistics and limits, and the LiteRT conversion, depend only on the fitted Keras model and
-the bundle's split, so they can be made again as `train` makes them at export:
+The input check's statistics and limits, the LiteRT conversion and the test-split evaluation depend only on the
+fitted Keras model and the bundle's split, so they can be made again as `train` makes them at export:
 
 - `refit_input_check`: input_check.npz and the contract's input-check limits;
-- `reconvert_litert`: model.tflite (converted and verified against the Keras model) and its gaps in history.json.
+- `reconvert_litert`: model.tflite (converted and verified against the Keras model) and its gaps in history.json;
+- `reevaluate`: metrics.json and the plots, the test split scored again with the current evaluation code.
 
 The new contract is validated before anything is written; then each file is rewritten atomically, the model
 card next, and contract.json (version, limits and hashes) last. Every file a refresh keeps must match the old
@@ -18,6 +19,7 @@ import json
 from pathlib import Path
 
 import keras
+import pandas as pd
 from pydantic import ValidationError
 
 from contract.bundle import (
@@ -34,7 +36,16 @@ from training import input_check
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
 from training.errors import IngestError, TrainingError
-from training.evaluation.report import predict_with_features, read_split_manifest
+from training.evaluation.plots import PLOT_FILES
+from training.evaluation.report import (
+    OWN_TEST_SPLIT,
+    evaluate_split,
+    predict_probabilities,
+    predict_with_features,
+    read_split_manifest,
+    train_prevalence,
+    write_evaluation,
+)
 from training.export import litert
 from training.model_card import read_history_and_metrics, render_model_card
 
@@ -76,6 +87,16 @@ def reconvert_litert(bundle_dir: Path, data_dir: Path, model_version: str,
     return _finish(bundle_dir, contract, written)
 
 
+def reevaluate(bundle_dir: Path, data_dir: Path, model_version: str, metadata: Path | None = None) -> ModelContract:
+    raw, model = _open(bundle_dir, model_version, rewrites={BundleFiles.METRICS, *PLOT_FILES})
+    contract = _next_contract(raw, model_version)
+    table = _split_table(bundle_dir, data_dir, metadata, "test")
+    probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
+    evaluation = evaluate_split(table, probabilities, read_thresholds(bundle_dir, contract), OWN_TEST_SPLIT,
+                                train_prevalence(read_split_manifest(bundle_dir)))
+    return _finish(bundle_dir, contract, write_evaluation(evaluation, bundle_dir))
+
+
 def _open(bundle_dir: Path, model_version: str, rewrites: set[str]) -> tuple[dict, keras.Model]:
     """The contract as plain JSON and the bundle's Keras model. Every listed file except those this refresh
     rewrites (and the card) must match the contract: what a refresh keeps, it vouches for."""
@@ -115,17 +136,20 @@ def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> M
 
 
 def _split_paths(bundle_dir: Path, data_dir: Path, metadata: Path | None) -> tuple[list[str], list[str]]:
-    """Image paths of the bundle's train and validation splits, in the metadata's order (as `train` sees
-    them); every one must exist."""
+    """Image paths of the bundle's train and validation splits, in the metadata's order (as `train` sees them)."""
+    train, validation = (_split_table(bundle_dir, data_dir, metadata, split) for split in ("train", "validation"))
+    return train["path"].tolist(), validation["path"].tolist()
+
+
+def _split_table(bundle_dir: Path, data_dir: Path, metadata: Path | None, split: str) -> pd.DataFrame:
+    """The rows of one of the bundle's splits, in the metadata's order (as `train` sees them); every image of
+    the split must exist."""
     manifest = read_split_manifest(bundle_dir)  # listed in the contract and verified by _open
     split_of = dict(zip(manifest["image_id"], manifest["split"], strict=True))
     table = load_dataset(data_dir, metadata, skip_missing=True)
-    wanted = {image_id for image_id, split in split_of.items() if split in ("train", "validation")}
+    wanted = {image_id for image_id, name in split_of.items() if name == split}
     missing = sorted(wanted - set(table["image_id"]))
     if missing:
-        raise IngestError(f"{len(missing)} train/validation images of the bundle are not under {data_dir} "
+        raise IngestError(f"{len(missing)} {split} images of the bundle are not under {data_dir} "
                           f"(first: {missing[0]}); refreshing a bundle needs all of them")
-    splits = table["image_id"].map(split_of).to_numpy()
-    paths = table["path"].to_numpy()
-    return paths[splits == "train"].tolist(), paths[splits == "validation"].tolist()
-
+    return table[table["image_id"].map(split_of) == split].reset_index(drop=True)
