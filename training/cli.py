@@ -56,29 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
                                formatter_class=_Help)
     card.add_argument("--model-dir", type=Path, required=True, help="the bundle (its contract is re-hashed)")
 
-    refit = commands.add_parser(
-        "refit-input-check", formatter_class=_Help,
-        help="fit a bundle's input check again from its own model and split (no retraining)",
-        description="Recompute input_check.npz and the input-check limits of a bundle with the current fitting "
-                    "code, from the bundle's Keras model and split manifest, as train does at export; "
-                    "the model card and the contract are updated.")
-    add_refresh_flags(refit)
-
-    convert = commands.add_parser(
-        "reconvert-litert", formatter_class=_Help,
-        help="convert a bundle's Keras model to model.tflite again (no retraining)",
-        description="Convert the bundle's Keras model to LiteRT with the current export code (both signatures), "
-                    "verify it against the Keras model on validation images as train does, and update "
-                    "model.tflite, history.json's gaps, the model card and the contract.")
-    add_refresh_flags(convert)
-
-    rescore = commands.add_parser(
-        "reevaluate", formatter_class=_Help,
-        help="score a bundle's test split again with the current evaluation code (no retraining)",
-        description="Score the bundle's own test split with its Keras model and the current evaluation code, as "
-                    "train does at export, and update metrics.json, the plots, the model card and the contract.")
-    add_refresh_flags(rescore)
+    for name, (summary, description) in REFRESHES.items():
+        add_refresh_flags(commands.add_parser(name, help=summary, description=description, formatter_class=_Help))
     return parser
+
+
+# The refreshes: each redoes one export step of a bundle from its own model and split (MAINTAINING.md).
+REFRESHES = {
+    "refit-input-check": (
+        "fit a bundle's input check again from its own model and split (no retraining)",
+        "Recompute input_check.npz and the input-check limits of a bundle with the current fitting code, from the "
+        "bundle's Keras model and split manifest, as train does at export; the model card and the contract are "
+        "updated."),
+    "reconvert-litert": (
+        "convert a bundle's Keras model to model.tflite again (no retraining)",
+        "Convert the bundle's Keras model to LiteRT with the current export code (both signatures), verify it "
+        "against the Keras model on validation images as train does, and update model.tflite, history.json's "
+        "gaps, the model card and the contract."),
+    "reevaluate": (
+        "score a bundle's test split again with the current evaluation code (no retraining)",
+        "Score the bundle's own test split with its Keras model and the current evaluation code, as train does "
+        "at export, and update metrics.json, the plots, the model card and the contract."),
+}
 
 
 def add_refresh_flags(parser: argparse.ArgumentParser) -> None:
