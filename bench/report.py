@@ -36,6 +36,11 @@ def load(results: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def times(ratio: float | None) -> str:
+    """A ratio as the goals table shows it (judged unrounded in the benchmark itself)."""
+    return "–" if ratio is None else f"{ratio:.2f}×"
+
+
 def fmt(value, suffix: str = "") -> str:
     if value is None:
         return "–"
@@ -99,24 +104,24 @@ def goals_section(data: dict) -> list[str]:
         goals, met = http["goals"], http["goals"]["met"]
         rows += [
             ["/predict p50 at 1 client ≤ 1.5× raw LiteRT inference",
-             f"{fmt(goals.get('predict_p50_over_litert_p50_interleaved'))}× (median of rounds alternating raw "
+             f"{times(goals.get('predict_p50_over_litert_p50_interleaved'))} (median of rounds alternating raw "
              f"LiteRT and /predict over a keep-alive httpx client: "
              f"{_round_ratios(http, 'predict_vs_litert_interleaved', 'predict', 'litert_raw')}); "
              "once-measured denominator: "
-             f"{fmt(goals['predict_p50_over_litert_p50'])}× (async httpx), "
-             f"{fmt(goals['predict_p50_over_litert_p50_stdlib_client'])}× (stdlib client)",
+             f"{times(goals['predict_p50_over_litert_p50'])} (async httpx), "
+             f"{times(goals['predict_p50_over_litert_p50_stdlib_client'])} (stdlib client)",
              verdict(met["predict_p50_le_1.5x_litert"])],
             ["/predict throughput ≥ 10× the seed's model.predict per image",
-             f"{fmt(goals['predict_rps_over_seed_interleaved'])}× (median of rounds alternating the seed's "
+             f"{times(goals['predict_rps_over_seed_interleaved'])} (median of rounds alternating the seed's "
              f"model.predict and /predict at {http['server']['predict_vs_seed_throughput_interleaved']['clients']} "
              f"clients: {_throughput_rounds(http)}); best level {goals['predict_best_rps']} req/s",
              verdict(met["predict_rps_ge_10x_seed"])],
             ["/gradcam p50 ≤ 1.5× /predict p50 (1 client)",
-             f"{fmt(goals.get('gradcam_p50_over_predict_p50_interleaved'))}× (median of rounds alternating "
+             f"{times(goals.get('gradcam_p50_over_predict_p50_interleaved'))} (median of rounds alternating "
              f"/predict and /gradcam over a keep-alive httpx client: "
              f"{_round_ratios(http, 'gradcam_vs_predict_interleaved', 'gradcam', 'predict')}); from the "
-             f"one-client levels: {fmt(goals['gradcam_p50_over_predict_p50'])}× (async httpx), "
-             f"{fmt(goals['gradcam_p50_over_predict_p50_stdlib_client'])}× (stdlib client)",
+             f"one-client levels: {times(goals['gradcam_p50_over_predict_p50'])} (async httpx), "
+             f"{times(goals['gradcam_p50_over_predict_p50_stdlib_client'])} (stdlib client)",
              verdict(met["gradcam_p50_le_1.5x_predict"])],
             ["HTTP benchmark: zero errors", goals["errors"], verdict(met["zero_errors"])],
         ]
