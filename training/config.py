@@ -58,7 +58,7 @@ class TrainConfig:
     weights: str = setting("imagenet", "backbone weights: imagenet, none, or a .weights.h5 path")
     # 192: a 224 px run of this recipe (2026-11-27, 104 min of epochs on 2 cores) reached calibrated validation
     # PR-AUC 0.738 (192 px: 0.725) but ROC-AUC 0.904 (0.907) and seven-class balanced accuracy 0.623 (0.624),
-    # within the ~0.02 epoch-to-epoch swing of validation PR-AUC, at ~1.4x the model's serving time
+    # within the ~0.02 epoch-to-epoch swing of validation PR-AUC, at ~1.3x the model's serving time (LiteRT)
     image_size: int = setting(192, "square model input side in pixels")
     limit: int | None = setting(None, "train on a stratified subset of about N images (quick runs)")
     seed: int = setting(42, "seed of the split, the shuffling, the augmentation and the initial weights")
