@@ -90,7 +90,7 @@ class TrainConfig:
     explanation_layer: str = setting("block5c_add", "backbone layer of the LayerCAM explanation (chosen on "
                                                     "validation with bench/explain.py)")
     skip_missing: bool = setting(False, "train without images the metadata lists but the folder lacks")
-    model_version: str = setting("2.1.1", "the bundle's model version (semantic versioning)",
+    model_version: str = setting("2.1.0", "the bundle's model version (semantic versioning)",
                                  parse=semantic_version)
 
     @property
