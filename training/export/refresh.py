@@ -90,7 +90,7 @@ def reconvert_litert(bundle_dir: Path, data_dir: Path, model_version: str,
 def reevaluate(bundle_dir: Path, data_dir: Path, model_version: str, metadata: Path | None = None) -> ModelContract:
     raw, model = _open(bundle_dir, model_version, rewrites={BundleFiles.METRICS, *PLOT_FILES})
     contract = _next_contract(raw, model_version)
-    table = _split_table(bundle_dir, data_dir, metadata, "test")
+    [table] = _split_tables(bundle_dir, data_dir, metadata, "test")
     probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
     evaluation = evaluate_split(table, probabilities, read_thresholds(bundle_dir, contract), OWN_TEST_SPLIT,
                                 train_prevalence(read_split_manifest(bundle_dir)))
@@ -137,19 +137,20 @@ def _finish(bundle_dir: Path, contract: ModelContract, written: list[Path]) -> M
 
 def _split_paths(bundle_dir: Path, data_dir: Path, metadata: Path | None) -> tuple[list[str], list[str]]:
     """Image paths of the bundle's train and validation splits, in the metadata's order (as `train` sees them)."""
-    train, validation = (_split_table(bundle_dir, data_dir, metadata, split) for split in ("train", "validation"))
+    train, validation = _split_tables(bundle_dir, data_dir, metadata, "train", "validation")
     return train["path"].tolist(), validation["path"].tolist()
 
 
-def _split_table(bundle_dir: Path, data_dir: Path, metadata: Path | None, split: str) -> pd.DataFrame:
-    """The rows of one of the bundle's splits, in the metadata's order (as `train` sees them); every image of
-    the split must exist."""
+def _split_tables(bundle_dir: Path, data_dir: Path, metadata: Path | None, *splits: str) -> list[pd.DataFrame]:
+    """The rows of each named split of the bundle, in the metadata's order (as `train` sees them), from one read
+    of the data folder; every image of those splits must exist."""
     manifest = read_split_manifest(bundle_dir)  # listed in the contract and verified by _open
     split_of = dict(zip(manifest["image_id"], manifest["split"], strict=True))
     table = load_dataset(data_dir, metadata, skip_missing=True)
-    wanted = {image_id for image_id, name in split_of.items() if name == split}
+    wanted = {image_id for image_id, name in split_of.items() if name in splits}
     missing = sorted(wanted - set(table["image_id"]))
     if missing:
-        raise IngestError(f"{len(missing)} {split} images of the bundle are not under {data_dir} "
+        raise IngestError(f"{len(missing)} {'/'.join(splits)} images of the bundle are not under {data_dir} "
                           f"(first: {missing[0]}); refreshing a bundle needs all of them")
-    return table[table["image_id"].map(split_of) == split].reset_index(drop=True)
+    names = table["image_id"].map(split_of)
+    return [table[names == split].reset_index(drop=True) for split in splits]
