@@ -44,8 +44,8 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, *body_caps(settings))  # innermost of ours: added first
     app.add_middleware(AdmissionLimit, max_inflight=settings.max_inflight_requests)  # shed before parsing
-    # outside the admission limit: a keyless request never holds a slot, nor has its body parsed
-    app.add_middleware(ApiKeyGate, expected=settings.api_key, paths=keyed_paths(ROUTERS))
+    if settings.api_key is not None:  # outside the admission limit: a keyless request never holds a slot
+        app.add_middleware(ApiKeyGate, expected=settings.api_key, paths=keyed_paths(ROUTERS))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", API_KEY_HEADER, "X-Request-ID"],

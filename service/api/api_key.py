@@ -59,13 +59,15 @@ def keyed_paths(routers: Iterable[APIRouter]) -> tuple[re.Pattern[str], ...]:
 
 
 class ApiKeyGate:
-    def __init__(self, app: ASGIApp, expected: SecretStr | None, paths: Sequence[re.Pattern[str]]):
+    """Installed only when API_KEY is set: without a key, requests do not pass through it at all."""
+
+    def __init__(self, app: ASGIApp, expected: SecretStr, paths: Sequence[re.Pattern[str]]):
         self.app = app
         self.expected = expected
         self.paths = paths
 
     def guards(self, path: str) -> bool:
-        return self.expected is not None and any(pattern.match(path) for pattern in self.paths)
+        return any(pattern.match(path) for pattern in self.paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.guards(route_path(scope)):
