@@ -129,13 +129,17 @@ def time_calls(call: Callable[[], object], *, iterations: int, time_limit_s: flo
     return {**summarise_ms(samples), "throughput_per_s": round(len(samples) / elapsed, 2)}
 
 
-def seed_model_predict(bundle: Path, batch: np.ndarray) -> Callable[[], object]:
-    """The seed's way to serve: Keras `model.predict` on one request's batch (it builds a data pipeline per call)."""
+def load_keras_model(bundle: Path):
+    """The bundle's Keras model (imports TensorFlow: the dev extra)."""
     import keras
 
     from contract.schema import BundleFiles
 
-    classifier = keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+    return keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+
+
+def seed_model_predict(classifier, batch: np.ndarray) -> Callable[[], object]:
+    """The seed's way to serve: Keras `model.predict` on one request's batch (it builds a data pipeline per call)."""
     return lambda: classifier.predict(batch, verbose=0)
 
 

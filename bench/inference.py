@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.common import (
     choose_bundle,
+    load_keras_model,
     machine_info,
     results_path,
     sample_jpeg,
@@ -94,11 +95,10 @@ def measure_keras(bundle: Path, contract, batch: np.ndarray, budget: dict, seed_
     engine = KerasEngine(bundle / BundleFiles.KERAS_MODEL, contract, num_threads=THREADS)
     results = {"service_keras_engine": time_calls(lambda: engine.predict(batch), **budget)}
 
-    import keras
     import tensorflow as tf
 
-    results["seed_model_predict"] = time_calls(seed_model_predict(bundle, batch), **seed_budget)
-    classifier = keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+    classifier = load_keras_model(bundle)
+    results["seed_model_predict"] = time_calls(seed_model_predict(classifier, batch), **seed_budget)
     tensor = tf.constant(batch)
     compiled = tf.function(lambda images: classifier(images, training=False), reduce_retracing=True)
     results["keras_compiled_call"] = time_calls(lambda: compiled(tensor).numpy(), **budget)
