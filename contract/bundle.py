@@ -37,8 +37,9 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     another, contract.json last, reach the disk in that order).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp name keeps the suffix: some writers (keras.saving) insist on it.
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f".partial{path.suffix}", dir=path.parent)
+    # The temp name ends with the whole target name: some writers (keras.saving) insist on a compound suffix
+    # such as .weights.h5.
+    handle, tmp_name = tempfile.mkstemp(prefix=".", suffix=f".partial-{path.name}", dir=path.parent)
     os.close(handle)
     tmp_path = Path(tmp_name)
     try:

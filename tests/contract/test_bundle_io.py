@@ -35,6 +35,15 @@ def test_the_file_then_its_rename_are_synced_to_disk(tmp_path, monkeypatch):
     assert synced == ["file", "directory"]
 
 
+def test_the_temp_file_ends_with_the_whole_target_name(tmp_path):
+    # Keras refuses to save weights to a name that does not end in .weights.h5: a temp name that kept only the
+    # last suffix (.h5) broke the backbone conversion
+    seen = []
+    write_atomically(tmp_path / "backbone.weights.h5", lambda temp: seen.append(temp.name) or temp.write_bytes(b""))
+    assert seen[0].endswith("backbone.weights.h5") and seen[0].startswith(".") and seen[0] != "backbone.weights.h5"
+    assert [p.name for p in tmp_path.iterdir()] == ["backbone.weights.h5"]
+
+
 def test_written_files_are_world_readable(tmp_path):
     path = write_json_atomically(tmp_path / "a.json", {})
     assert path.stat().st_mode & 0o777 == 0o644
