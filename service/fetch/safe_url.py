@@ -86,7 +86,7 @@ class SafeUrlFetcher:
                 ) as response:
                     location = response.headers.get("location")
                     if response.status_code in REDIRECT_STATUSES and location:
-                        url = urljoin(url, location)
+                        url = _redirect_target(url, location)
                         continue
                     return await self._read_image(response), _media_type(response), redirects
         raise TooManyRedirects(f"the URL redirected more than {self._max_redirects} times")
@@ -163,6 +163,14 @@ class SafeUrlFetcher:
 def _sni(target: PinnedTarget) -> dict[str, str]:
     return {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
 
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """The next hop, checked like the first; a Location that urllib cannot parse (http://x]/) is the remote's fault."""
+    try:
+        return urljoin(url, location)
+    except ValueError as error:
+        raise UrlFetchFailed("the URL redirected to a malformed location") from error
 
 def _parse(url: str) -> SplitResult:
     try:

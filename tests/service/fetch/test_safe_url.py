@@ -77,6 +77,7 @@ def origin(sentinel_2):
             "/to-sentinel-2": redirect(sentinel_2.url("/image.png")),
             "/to-metadata": redirect("http://169.254.169.254/latest/meta-data"),
             "/to-file": redirect("file:///etc/passwd"),
+            "/to-malformed": redirect("http://x]/"),  # httpx passes it on; urllib's urljoin raises ValueError
             "/slow-headers": slow_headers,
             "/slow-body": slow_body,
             "/big-declared": lambda h: send(h, 200, b"\0" * 100_000, {"Content-Type": "image/png"}),
@@ -204,6 +205,12 @@ def test_every_redirect_hop_is_checked_again(make_settings, origin, path):
     with serving(make_settings(**EXEMPT_LOOPBACK)) as running:
         _assert_refused(_predict_url(running.client, origin.url(path)))
     assert origin.hits == [path]
+
+
+def test_a_malformed_redirect_location_is_the_remote_failing(make_settings, origin):
+    with serving(make_settings(**EXEMPT_LOOPBACK)) as running:
+        _assert_refused(_predict_url(running.client, origin.url("/to-malformed")), "url-fetch-failed", 502)
+    assert origin.hits == ["/to-malformed"]
 
 
 def test_too_many_redirects(make_settings, origin):
