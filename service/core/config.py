@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         'Networks exempt from the refusal of private/loopback addresses. Tests and development only.'))
 
     api_key: SecretStr | None = Field(None, min_length=16, description=(
-        'When set (16+ characters), model endpoints require it in the `X-API-Key` header.'))
+        'When set (16+ printable ASCII characters), model endpoints require it in the `X-API-Key` header.'))
     cors_origins: CommaList = Field(default_factory=list, description=(
         'Comma-separated origins allowed to call the API from a browser (the page at `/` needs none).'))
 
@@ -94,6 +94,16 @@ class Settings(BaseSettings):
             if not host or "/" in host or ":" in host or " " in host:
                 raise ValueError(f"{host!r} is not a bare host name (e.g. images.example.org, *.example.org)")
         return [host.lower().rstrip(".") for host in hosts]
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, key: SecretStr | None) -> SecretStr | None:
+        # A header carries no surrounding whitespace (HTTP strips it) and no reliable non-ASCII (clients send UTF-8,
+        # servers read latin-1): such a key could never be presented intact, so it is refused at startup.
+        text = None if key is None else key.get_secret_value()
+        if text is not None and not (text.isascii() and text.isprintable() and text == text.strip()):
+            raise ValueError("API_KEY must be printable ASCII without leading or trailing whitespace")
+        return key
 
     @field_validator("url_allowed_private_networks")
     @classmethod

@@ -58,6 +58,9 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
         ("URL_ALLOWED_PRIVATE_NETWORKS", "10.0.0.1/8"),  # host bits set: probably a typo
         ("URL_ALLOWED_HOSTS", "http://example.org/"),
         ("API_KEY", "short"),
+        ("API_KEY", "clé-" * 5),  # a client sends UTF-8, the server reads latin-1: it could never match
+        ("API_KEY", "k" * 20 + "\n"),  # a secret file's trailing newline: HTTP strips it from the header
+        ("API_KEY", "k" * 10 + "\t" + "k" * 10),
         ("INFERENCE_THREADS", "0"),
         ("LOG_LEVEL", "chatty"),
     ],
