@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from service.api.admission import AdmissionLimit
+from service.api.admission import AdmissionLimit, Reservation
 from service.api.api_key import API_KEY_HEADER, ApiKeyGate, keyed_paths
 from service.api.body_limit import BodySizeLimit, body_caps
 from service.api.main import ROUTERS, api_router
@@ -42,8 +42,11 @@ def create_app(settings: Settings | None = None, model: LesionModel | None = Non
     app.state.metrics.track_readiness(lambda: app.state.model.ready)
 
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, *body_caps(settings))  # innermost of ours: added first
-    app.add_middleware(AdmissionLimit, max_inflight=settings.max_inflight_requests)  # shed before parsing
+    caps = body_caps(settings)
+    app.add_middleware(BodySizeLimit, caps=caps)  # innermost of ours: added first
+    app.add_middleware(AdmissionLimit, max_inflight=settings.max_inflight_requests,  # shed before parsing
+                       max_inflight_bytes=settings.max_inflight_bytes,
+                       reservation=Reservation(caps, settings.url_max_bytes))
     if settings.api_key is not None:  # outside the admission limit: a keyless request never holds a slot
         app.add_middleware(ApiKeyGate, expected=settings.api_key, paths=keyed_paths(ROUTERS))
     if settings.cors_origins:

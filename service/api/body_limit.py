@@ -7,6 +7,8 @@ The rest of the body is drained before the 413 (service.api.drain), so the clien
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.drain import declared_length, refuse
@@ -29,33 +31,40 @@ def is_open_inference_call(path: str) -> bool:
     return path.startswith("/v2/models/") and path.endswith("/infer")
 
 
-def body_caps(settings: Settings) -> tuple[int, dict[str, int], int]:
-    """(default cap, cap by exact path, Open Inference cap): an upload's, a batch's, a small JSON body's,
-    and one base64-encoded upload's worth of JSON for /v2/models/{name}/infer."""
-    single = settings.max_upload_bytes + MULTIPART_OVERHEAD
-    return single, {
-        "/predict/batch": settings.max_upload_bytes * settings.max_batch_files + MULTIPART_OVERHEAD,
-        "/predict-url": MULTIPART_OVERHEAD,
-    }, settings.max_upload_bytes * OPEN_INFERENCE_EXPANSION + MULTIPART_OVERHEAD
+@dataclass(frozen=True)
+class BodyCaps:
+    """The most bytes a request body may bring, by path: an upload's, a batch's, a small JSON body's, and one
+    base64-encoded upload's worth of JSON for /v2/models/{name}/infer."""
 
-
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, default_cap: int, caps: dict[str, int], open_inference_cap: int):
-        self.app = app
-        self.default_cap = default_cap
-        self.caps = caps
-        self.open_inference_cap = open_inference_cap
+    default: int
+    by_path: dict[str, int]
+    open_inference: int
 
     def cap_for(self, path: str) -> int:
         if is_open_inference_call(path):
-            return self.open_inference_cap
-        return self.caps.get(path, self.default_cap)
+            return self.open_inference
+        return self.by_path.get(path, self.default)
+
+
+def body_caps(settings: Settings) -> BodyCaps:
+    return BodyCaps(
+        default=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        by_path={"/predict/batch": settings.max_upload_bytes * settings.max_batch_files + MULTIPART_OVERHEAD,
+                 "/predict-url": MULTIPART_OVERHEAD},
+        open_inference=settings.max_upload_bytes * OPEN_INFERENCE_EXPANSION + MULTIPART_OVERHEAD,
+    )
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, caps: BodyCaps):
+        self.app = app
+        self.caps = caps
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.cap_for(route_path(scope))
+        cap = self.caps.cap_for(route_path(scope))
         declared = declared_length(scope)
         if declared is not None and declared > cap:
             error = PayloadTooLarge(f"the request declares {declared} bytes; the limit is {cap}")

@@ -147,3 +147,14 @@ def _cpu(value: str | int | float) -> float:
 def _mebibytes(value: str) -> float:
     number, unit = re.match(r"^(\d+)(Ki|Mi|Gi)$", value).groups()
     return int(number) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}[unit]
+
+
+def test_the_upload_budget_fits_the_tmp_volume_and_the_memory_limit(k8s_by_kind: dict[str, dict], deployment: dict,
+                                                                     container: dict) -> None:
+    # uploads over 1 MiB spool to /tmp while they wait: the bytes admitted at once must fit there, and in memory
+    # (the batch route reads its files), beside what the process itself holds
+    settings = Settings(**{key.lower(): value for key, value in k8s_by_kind["ConfigMap"]["data"].items()})
+    budget_mib = settings.max_inflight_bytes / 2**20
+    [tmp] = [volume for volume in deployment["spec"]["template"]["spec"]["volumes"] if volume["name"] == "tmp"]
+    assert budget_mib < _mebibytes(tmp["emptyDir"]["sizeLimit"])
+    assert budget_mib < _mebibytes(container["resources"]["limits"]["memory"]) / 2
