@@ -19,6 +19,7 @@ import numpy as np
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contract.errors import ImageTooLarge
 from service.api.problems import kind_of
 from service.errors import InvalidInferenceRequest, PayloadTooLarge
 from service.inference.dataplane import Assessment
@@ -173,9 +174,9 @@ def pixel_images(tensor: InferInput, limits: Limits) -> list[np.ndarray]:
     if len(shape) != 4 or shape[3] != 3 or not 1 <= shape[0] <= limits.max_images or min(shape) < 1:
         raise InvalidInferenceRequest(f"a UINT8 `{INPUT_NAME}` input has shape [N, H, W, 3] with N from 1 to "
                                       f"{limits.max_images}; got {shape}")
-    if shape[1] * shape[2] > limits.max_pixels:
-        raise InvalidInferenceRequest(f"each image may have at most {limits.max_pixels} pixels; got "
-                                      f"{shape[1]}x{shape[2]}")
+    if shape[1] * shape[2] > limits.max_pixels:  # the same refusal, and 413, as an uploaded image this large
+        raise ImageTooLarge(f"image is {shape[2]}x{shape[1]} = {shape[1] * shape[2]} pixels; the limit is "
+                            f"{limits.max_pixels}")
     try:
         values = np.asarray(tensor.data).reshape(-1)  # ints stay ints; floats, bools, huge or nested values do not
     except ValueError as error:  # ragged nesting

@@ -22,7 +22,7 @@ from service.api.open_inference import (
     parse_inference,
 )
 from service.api.problems import problem_responses
-from service.errors import ServiceError, UnknownModel
+from service.errors import ModelNotReady, ServiceError, UnknownModel
 from service.inference.dataplane import Assessment
 from service.inference.model import LesionModel, ReadyModel
 
@@ -30,13 +30,20 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 model_router = APIRouter(prefix="/v2/models", tags=["open inference protocol"],
                          dependencies=[Depends(require_api_key)])
 _ERROR_SCHEMA = {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
+# The protocol answers "not ready" with the readiness body itself, under a 4xx status
+_NOT_READY: dict[int | str, dict] = {400: {"description": "Not ready", "content": {"application/json": {"schema": {
+    "type": "object", "required": ["ready"],
+    "properties": {"name": {"type": "string"}, "ready": {"type": "boolean", "const": False}}}}}}}
 
 
-def _responses(*protocol: int, problems: tuple[int, ...] = ()) -> dict[int | str, dict]:
-    """The protocol's {"error"} answers, and the problem+json ones the middleware and the key check give."""
+def _responses(*protocol: int, problems: tuple[int, ...] = (), not_ready: bool = False) -> dict[int | str, dict]:
+    """The protocol's {"error"} answers (or, with not_ready, its 400 readiness body), and the problem+json ones
+    the middleware and the key check give."""
     documented: dict[int | str, dict] = {
         status: {"description": "Open Inference error", "content": {"application/json": dict(_ERROR_SCHEMA)}}
         for status in protocol}
+    if not_ready:
+        documented.update(_NOT_READY)
     for status, entry in problem_responses(*problems).items():
         if status in documented:
             documented[status]["content"].update(entry["content"])
@@ -51,7 +58,7 @@ async def read_server_live() -> dict:
     return {"live": True}
 
 
-@router.get("/health/ready", responses=_responses(400))
+@router.get("/health/ready", responses=_responses(not_ready=True))
 async def read_server_ready(model: ModelDep) -> JSONResponse:
     """200 once the model is ready; the protocol's 4xx (400) until then."""
     return JSONResponse({"ready": model.ready}, status_code=200 if model.ready else 400)
@@ -68,12 +75,13 @@ async def read_model_metadata(name: str, model: ModelDep) -> Response:
     return json_response(model_metadata(contract.model_name, contract.model_version, len(contract.output.classes)))
 
 
-@model_router.get("/{name}/ready", responses=_responses(400, 404, problems=(401,)))
+@model_router.get("/{name}/ready", responses=_responses(404, problems=(401,), not_ready=True))
 async def read_model_ready(name: str, model: ModelDep) -> JSONResponse:
     """200 with ready=true once this model serves; 400 with ready=false (the protocol's 'not ready') before."""
-    if not model.ready:  # the bundle, and so the model's name, is not known until it has loaded
+    try:  # one snapshot: a shutdown between a check and a read must still answer in the protocol's shape
+        served = model.require_ready().bundle.contract.model_name
+    except ModelNotReady:  # the bundle, and so the model's name, is not known until it has loaded
         return JSONResponse({"name": name, "ready": False}, status_code=400)
-    served = model.require_ready().bundle.contract.model_name
     if name != served:
         return error_response(UnknownModel(f"no model named {name!r}; this server serves {served!r}"))
     return JSONResponse({"name": name, "ready": True})

@@ -98,6 +98,9 @@ def test_request_parameters_set_the_operating_point(served):
      "integers"),
     ({"inputs": [{"name": "image", "shape": [1, 20, 20, 3], "datatype": "UINT8", "data": [300] * 1200}]}, 400,
      "0-255"),
+    # over MAX_IMAGE_PIXELS: the 413 an uploaded image of that size gets, refused before its data is read
+    ({"inputs": [{"name": "image", "shape": [1, 7000, 7000, 3], "datatype": "UINT8", "data": []}]}, 413,
+     "7000x7000 = 49000000 pixels; the limit is"),
     ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["bm90IGFuIGltYWdl"]}]}, 422,
      "recognisable"),
     ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["AAAA"]}],
@@ -123,6 +126,16 @@ def test_not_ready_is_the_protocols_4xx(make_settings):
         response = running.client.post(INFER, json={"inputs": [_bytes_input(images.jpeg())]})
         assert response.status_code == 503 and "loading" in response.json()["error"]
         running.opener.release.set()
+
+
+def test_the_documented_not_ready_body_is_the_one_sent(served):
+    paths = served.client.get("/openapi.json").json()["paths"]
+    for path in ("/v2/health/ready", "/v2/models/{name}/ready"):
+        schema = paths[path]["get"]["responses"]["400"]["content"]["application/json"]["schema"]
+        assert schema["properties"]["ready"] == {"type": "boolean", "const": False}
+        assert "error" not in schema["properties"]
+    assert "error" in paths["/v2/models/{name}/ready"]["get"]["responses"]["404"]["content"]["application/json"][
+        "schema"]["properties"]
 
 
 def test_malformed_json_is_a_400(served):
