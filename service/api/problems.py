@@ -105,12 +105,22 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     phrase = HTTPStatus(error.status_code).phrase
-    detail = error.detail if isinstance(error.detail, str) and error.detail != phrase else None
+    detail = error.detail if isinstance(error.detail, str) and error.detail != phrase else _routing_detail(
+        error.status_code, request)
     problem = Problem(
         title=phrase, status=error.status_code, detail=detail,
         instance=request.url.path, request_id=request_id_of(request),
     )
     return problem_response(problem, headers=dict(error.headers or {}))
+
+
+def _routing_detail(status: int, request: Request) -> str:
+    """What the router's bare 404/405 meant, so every problem body says what went wrong in its own words."""
+    if status == 404:
+        return f"nothing is served at {request.url.path}; /docs lists the API"
+    if status == 405:
+        return f"{request.url.path} does not accept {request.method}"
+    return HTTPStatus(status).description
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

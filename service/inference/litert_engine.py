@@ -17,7 +17,6 @@ from ai_edge_litert.interpreter import Interpreter
 from contract.bundle import BundleError
 from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelContract
-from service.errors import ModelNotReady
 from service.inference.engine import Explained, Forward, OutputShape
 
 _EXPECTED = {
@@ -43,15 +42,12 @@ class LiteRTEngine:
         interpreters = [_open(model_path, num_threads) for _ in range(pool_size)]
         _check_signatures(interpreters[0], contract.input.image_size)
         self._pool: queue.Queue[_Runners] = queue.Queue()
-        self._closed = False
         for interpreter in interpreters:
             self._pool.put(_Runners(interpreter.get_signature_runner(Sig.PREDICT),
                                     interpreter.get_signature_runner(Sig.EXPLAIN)))
 
     @contextmanager
     def _borrowed(self) -> Iterator[_Runners]:
-        if self._closed:
-            raise ModelNotReady("the service is shutting down")
         runners = self._pool.get()  # blocks while every interpreter is busy
         try:
             yield runners
@@ -75,8 +71,9 @@ class LiteRTEngine:
                                      len(images))
 
     def close(self) -> None:
-        # The interpreters stay in the pool: a request that took its snapshot before shutdown finishes normally.
-        self._closed = True
+        # Nothing to release early: the interpreters go with the engine, so a request that took its snapshot
+        # before shutdown finishes normally (LesionModel refuses new ones), as with the Keras engine.
+        pass
 
 
 def _stack(outputs: list[dict[str, np.ndarray]], name: str) -> np.ndarray:

@@ -13,13 +13,14 @@ def test_unknown_route_is_a_404_problem(served):
     assert response.status_code == 404 and response.headers["content-type"] == PROBLEM
     body = response.json()
     assert body["title"] == "Not Found" and body["instance"] == "/no/such/thing" and body["request_id"]
+    assert body["detail"] == "nothing is served at /no/such/thing; /docs lists the API"
 
 
 def test_wrong_method_is_a_405_problem_with_allow(served):
     response = served.client.get("/predict")
     assert response.status_code == 405 and response.headers["content-type"] == PROBLEM
     assert response.headers["allow"] == "POST"
-    assert response.json()["status"] == 405
+    assert response.json()["status"] == 405 and response.json()["detail"] == "/predict does not accept GET"
 
 
 def test_malformed_json_is_a_422_problem(served):
