@@ -14,6 +14,7 @@ import pytest
 from contract.bundle import read_contract, read_thresholds
 from contract.schema import BundleFiles
 from training.cli import main
+from training.export import refresh
 from training.input_check import PRINCIPAL_DIRECTIONS
 
 pytestmark = pytest.mark.slow
@@ -174,3 +175,23 @@ def test_reevaluate_reproduces_the_exported_metrics_and_keeps_the_bundle_consist
     for name, interval in exported["confidence_intervals_95"].items():
         assert rescored["confidence_intervals_95"][name] == pytest.approx(interval, abs=1e-6), name
     assert "0.0.2-test" in (bundle / BundleFiles.MODEL_CARD).read_text()
+
+
+def test_reevaluate_carries_new_numbers_into_the_contract_that_v1_model_serves(trained, ham10000_dir, tmp_path,
+                                                                               monkeypatch):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained, bundle)
+    scored = refresh.evaluate_split
+
+    def with_other_numbers(*args, **kwargs):  # as if the evaluation code had changed since the export
+        evaluation = scored(*args, **kwargs)
+        evaluation.metrics["test"]["ece"] = 0.5
+        evaluation.metrics["differential"]["balanced_accuracy"] = 0.25
+        return evaluation
+
+    monkeypatch.setattr(refresh, "evaluate_split", with_other_numbers)
+    assert main(["reevaluate", "--model-dir", str(bundle), "--data-dir", str(ham10000_dir),
+                 "--model-version", "0.0.2-test"]) == 0
+    after = read_contract(bundle)
+    assert json.loads((bundle / BundleFiles.METRICS).read_text())["test"]["ece"] == 0.5
+    assert after.test_metrics["ece"] == 0.5 and after.test_metrics["differential_balanced_accuracy"] == 0.25

@@ -78,10 +78,15 @@ def write_split_manifest(table: pd.DataFrame, path: Path) -> Path:
     return write_bytes_atomically(path, table[columns].sort_values("image_id").to_csv(index=False).encode())
 
 
-def make_contract(config: TrainConfig, contents: BundleContents, files: dict[str, str]) -> ModelContract:
-    metrics = contents.evaluation.metrics
+def contract_test_metrics(metrics: dict) -> dict[str, float]:
+    """The headline test numbers the contract carries (and /v1/model serves), from an evaluation's metrics."""
     test = {k: float(v) for k, v in metrics["test"].items() if isinstance(v, int | float)}
     test["differential_balanced_accuracy"] = float(metrics["differential"]["balanced_accuracy"])
+    return test
+
+
+def make_contract(config: TrainConfig, contents: BundleContents, files: dict[str, str]) -> ModelContract:
+    test = contract_test_metrics(contents.evaluation.metrics)
     feature_dim = int(contents.model.get_layer(ModelLayers.POOLED).output.shape[-1])
     return ModelContract(
         model_version=config.model_version,
