@@ -11,6 +11,7 @@ from contract.schema import POSITIVE_DIAGNOSES
 from training.errors import IngestError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MASK_FOLDERS = frozenset({"masks", "mask", "segmentations"})
 REQUIRED_COLUMNS = ("image_id", "dx")
 SHOWN_IDS = 5
 
@@ -30,12 +31,20 @@ def find_metadata(data_dir: Path) -> Path:
 
 
 def index_images(data_dir: Path) -> dict[str, Path]:
-    """image_id -> path, for every image file in the tree (Kaggle part_1/part_2, flat, or nested)."""
+    """image_id -> path, for every image file in the tree (Kaggle part_1/part_2, flat, or nested).
+
+    Lesion masks are not images: HAM10000's masks/ISIC_0024306.png shares its image's name, so a folder named
+    masks is left out, or a missing image would silently become its mask.
+    """
     index: dict[str, Path] = {}
     for path in sorted(data_dir.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not _is_mask(path.relative_to(data_dir)):
             index.setdefault(path.stem, path)
     return index
+
+
+def _is_mask(relative: Path) -> bool:
+    return any(part.lower() in MASK_FOLDERS for part in relative.parts[:-1])
 
 
 def load_dataset(data_dir: Path, metadata: Path | None = None, skip_missing: bool = False) -> pd.DataFrame:

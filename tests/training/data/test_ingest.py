@@ -51,6 +51,18 @@ def test_missing_images_are_reported_with_count_and_ids(tmp_path):
     assert "--skip-missing" in message
 
 
+def test_a_lesion_mask_never_stands_in_for_a_missing_image(tmp_path):
+    # HAM10000's masks/ISIC_x.png shares its image's name (and sorts before images/ in another layout)
+    write_dataset(tmp_path, [("L1", "ISIC_1", "mel"), ("L2", "ISIC_2", "nv")], {"ISIC_2"}, layout="nested")
+    for folder, name in (("masks", "ISIC_1.png"), ("Masks", "ISIC_2.png")):
+        (tmp_path / folder).mkdir()
+        Image.new("L", (20, 15), 255).save(tmp_path / folder / name)
+    with pytest.raises(IngestError, match="1 images listed .* ISIC_1"):
+        load_dataset(tmp_path)
+    table = load_dataset(tmp_path, skip_missing=True)
+    assert table["image_id"].tolist() == ["ISIC_2"] and "images" in Path(table["path"][0]).parts
+
+
 def test_skip_missing_keeps_the_images_that_exist(tmp_path):
     write_dataset(tmp_path, [("L1", "ISIC_1", "mel"), ("L2", "ISIC_2", "nv")], {"ISIC_2"})
     table = load_dataset(tmp_path, skip_missing=True)
