@@ -8,7 +8,15 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 SPLITS = ("train", "validation", "test")
 N_FOLDS = 20  # 20 folds of 5 %: 14 train, 3 validation, 3 test
-FOLDS_PER_SPLIT = {"train": range(0, 14), "validation": range(14, 17), "test": range(17, 20)}
+HELD_OUT_SHARE = 0.15  # of the folds, for validation and for test each
+
+
+def fold_plan(n_folds: int) -> dict[str, range]:
+    """Whole folds per split, as near 70/15/15 as n_folds allows, validation and test never empty (20: 14/3/3)."""
+    held_out = max(1, int(HELD_OUT_SHARE * n_folds + 0.5))
+    train = n_folds - 2 * held_out
+    return {"train": range(0, train), "validation": range(train, train + held_out),
+            "test": range(train + held_out, n_folds)}
 
 
 def assign_splits(table: pd.DataFrame, seed: int) -> pd.Series:
@@ -18,11 +26,9 @@ def assign_splits(table: pd.DataFrame, seed: int) -> pd.Series:
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for fold, (_, held_out) in enumerate(splitter.split(table, table["label"], groups=table["lesion_id"])):
         folds[held_out] = fold
-    # Rescale fold numbers onto the 20-fold plan so small datasets keep roughly 70/15/15.
-    scaled = np.floor(folds * N_FOLDS / n_folds).astype(np.int64)
     names = np.empty(len(table), dtype=object)
-    for split, fold_range in FOLDS_PER_SPLIT.items():
-        names[np.isin(scaled, list(fold_range))] = split
+    for split, fold_range in fold_plan(n_folds).items():
+        names[np.isin(folds, list(fold_range))] = split
     return pd.Series(names, index=table.index, name="split")
 
 

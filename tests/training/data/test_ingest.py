@@ -57,7 +57,7 @@ def test_a_lesion_mask_never_stands_in_for_a_missing_image(tmp_path):
     for folder, name in (("masks", "ISIC_1.png"), ("Masks", "ISIC_2.png")):
         (tmp_path / folder).mkdir()
         Image.new("L", (20, 15), 255).save(tmp_path / folder / name)
-    with pytest.raises(IngestError, match="1 images listed .* ISIC_1"):
+    with pytest.raises(IngestError, match=r"1 images listed .* ISIC_1"):
         load_dataset(tmp_path)
     table = load_dataset(tmp_path, skip_missing=True)
     assert table["image_id"].tolist() == ["ISIC_2"] and "images" in Path(table["path"][0]).parts
