@@ -2,7 +2,7 @@
 
     python -m bench.train_pipeline [--data-dir ../shared/data/ham10000] [--images 640] [--quick]
 
-On the same images, batch size and model (Lite0, all layers trainable, as in the shipped recipe's
+On the same images, batch size and model (the shipped recipe's backbone, all layers trainable, as in its
 phase 2), all through `model.fit`, in interleaved rounds (this machine's speed drifts by +-20 % over
 minutes, so each figure is the median over rounds):
   1. model alone: fit on one batch already in memory, repeated (no input pipeline at all);
@@ -26,10 +26,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.config import TrainConfig
 from training.data import augment, pipeline
 from training.data.ingest import load_dataset, stratified_subset
 from training.fit import compile_model
 from training.model.classifier import build_classifier, unfreeze_top_of_backbone
+
+RECIPE = {name: field.default for name, field in TrainConfig.__dataclass_fields__.items()}  # the shipped recipe
 
 
 def seconds_per_batch(run_one, batches: int) -> float:
@@ -74,15 +77,16 @@ def main() -> None:
         args.images, args.image_size, args.rounds = 128, 96, 1
     table = stratified_subset(load_dataset(args.data_dir), args.images, seed=0)
     images = pipeline.load_images(table["path"].tolist(), args.image_size)
-    labels = table["label"].to_numpy()
+    labels = table["class_index"].to_numpy()  # the seven diagnoses, weighted as the recipe weighs them
+    weights = pipeline.class_weights(labels, RECIPE["class_weight_power"])
     batches = len(images) // args.batch_size - 1
     dataset = pipeline.make_dataset(images, labels, args.batch_size, training=True, seed=0,
-                                    weights=pipeline.class_weights(labels)).repeat()
+                                    weights=weights).repeat()
 
     stream = iter(dataset)
     pipeline_alone = seconds_per_batch(lambda: next(stream), batches)
 
-    model = build_classifier("efficientnet_lite0", args.image_size, weights="imagenet")
+    model = build_classifier(RECIPE["backbone"], args.image_size, weights="imagenet")
     unfreeze_top_of_backbone(model, 0)
     compile_model(model, 1e-5)
     # One augmented batch, cached: the same element spec as the pipelines (a different one retraces fit's
@@ -90,7 +94,7 @@ def main() -> None:
     in_memory = dataset.take(1).cache().repeat()
     with mock.patch.object(pipeline, "build_augmenter", separate_keras_layers_augmenter):
         separate_layers = pipeline.make_dataset(images, labels, args.batch_size, training=True, seed=0,
-                                                weights=pipeline.class_weights(labels)).repeat()
+                                                weights=weights).repeat()
     separate_stream = iter(separate_layers)
     separate_pipeline_alone = seconds_per_batch(lambda: next(separate_stream), batches)
     variants = {"model_alone": in_memory, "fused": dataset, "separate_layers": separate_layers}
