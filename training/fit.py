@@ -146,21 +146,37 @@ class CancerAUC(keras.metrics.AUC):
 
 def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[keras.callbacks.Callback]:
     log = checkpoints / f"{phase}.csv"
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup")),
-        EpochTimer(),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [EpochTimer()]
     if phase == "finetune":
         callbacks += [
-            keras.callbacks.ModelCheckpoint(
+            AtomicModelCheckpoint(
                 str(checkpoints / f"{phase}-best.weights.h5"), monitor=MONITOR, mode="max",
                 save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
             ResumedEarlyStopping(log, monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
                                  restore_best_weights=True),
             learning_rate_callback(config, log),
         ]
-    # Last, so the CSV history also records what the callbacks above add: epoch_seconds, learning_rate.
-    return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True)]
+    # The CSV row after the callbacks above, so it records what they add (epoch_seconds, learning_rate); the
+    # backup last, so an epoch a resume skips is always in the log that the resumed counters are replayed from.
+    return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True),
+            keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup"))]
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that writes beside its file and renames it into place: a run killed mid-write keeps the
+    previous best epoch's weights, never a torn file that the resumed run would load as its best."""
+
+    def _save_model(self, epoch, batch, logs):
+        target = Path(self.filepath)
+        partial = target.with_name(f".partial-{target.name}")  # Keras insists on the .weights.h5 ending
+        partial.unlink(missing_ok=True)  # one torn by a killed run must never be promoted below
+        self.filepath = str(partial)
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = str(target)
+        if partial.exists():  # saved: this epoch is the best so far
+            partial.replace(target)
 
 
 def learning_rate_callback(config: TrainConfig, log: Path) -> keras.callbacks.Callback:

@@ -12,10 +12,12 @@ from training.config import TrainConfig
 from training.errors import RecipeMismatch
 from training.fit import (
     MONITOR,
+    AtomicModelCheckpoint,
     ResumedEarlyStopping,
     bind_split,
     cosine_learning_rate,
     learning_rate_callback,
+    phase_callbacks,
     replay_plateau,
 )
 
@@ -135,3 +137,31 @@ def test_checkpoints_refuse_to_resume_on_other_images_or_another_split(tmp_path)
                     table.assign(image_id=["b", "a", "d"])):
         with pytest.raises(RecipeMismatch, match="other images or another split"):
             bind_split(tmp_path, changed)
+
+
+def test_the_backup_comes_after_the_log_row_and_the_best_weights():
+    names = [type(callback).__name__ for callback in phase_callbacks("finetune", RECIPE, Path("no-such-run"))]
+    assert names[-2:] == ["CSVLogger", "BackupAndRestore"]
+    assert names.index("AtomicModelCheckpoint") < names.index("CSVLogger")
+
+
+def test_the_best_checkpoint_is_replaced_whole_or_not_at_all(tmp_path):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    best = tmp_path / "finetune-best.weights.h5"
+    callback = AtomicModelCheckpoint(str(best), monitor=MONITOR, mode="max", save_best_only=True,
+                                     save_weights_only=True)
+    callback.set_model(model)
+    callback.on_epoch_end(0, {MONITOR: 0.5})
+    saved = best.read_bytes()
+    model.set_weights([w + 1 for w in model.get_weights()])
+
+    def killed_mid_write(path, overwrite=True):
+        Path(path).write_bytes(b"torn")
+        raise KeyboardInterrupt
+
+    model.save_weights = killed_mid_write
+    with pytest.raises(KeyboardInterrupt):
+        callback.on_epoch_end(1, {MONITOR: 0.6})
+    assert best.read_bytes() == saved
+    callback.on_epoch_end(2, {MONITOR: 0.4})  # not the best: the torn file is cleared, never promoted
+    assert best.read_bytes() == saved and [path.name for path in tmp_path.iterdir()] == [best.name]
