@@ -61,13 +61,20 @@ def _in_batches(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, ...
     return tuple(np.concatenate([np.asarray(batch[i]) for batch in batches]) for i in range(len(batches[0])))
 
 
+def lesion_groups(table: pd.DataFrame) -> np.ndarray | None:
+    """The lesion of each image, or None where a set has no lesion ids (ingest then makes each image its own)."""
+    if "lesion_id" not in table or (table["lesion_id"] == table["image_id"]).all():
+        return None
+    return table["lesion_id"].to_numpy()
+
+
 def evaluate_split(table: pd.DataFrame, probabilities: np.ndarray, thresholds: ThresholdReport | None,
                    split_note: str, train_prevalence: np.ndarray | None = None) -> Evaluation:
     """Cancer-probability metrics at the bundle's thresholds, CIs, subgroups, the differential, plots."""
     labels = table["label"].to_numpy()
     scores = cancer_probability(probabilities)
     threshold = decision_threshold(thresholds)
-    lesions = table["lesion_id"].to_numpy() if "lesion_id" in table else None  # a foreign set may lack them
+    lesions = lesion_groups(table)
     metrics: dict[str, object] = {
         "evaluated_on": split_note,
         "test": summary_metrics(labels, scores, threshold),
@@ -170,8 +177,10 @@ def restrict_to_test_split(table: pd.DataFrame, model_dir: Path) -> tuple[pd.Dat
     test_ids = set(manifest.loc[manifest["split"] == "test", "image_id"])
     kept = table[table["image_id"].isin(test_ids) | (~seen & ~of_fitted_lesion)].reset_index(drop=True)
     in_test = int(kept["image_id"].isin(test_ids).sum())
-    excluded = len(table) - len(kept)
-    note = (f"the bundle's own test split: {in_test} images; {excluded} images of train/validation lesions "
-            "excluded")
+    excluded, outside = len(table) - len(kept), len(kept) - in_test
+    # images the manifest does not name (a --limit or --skip-missing bundle's) are scored too: say so
+    beside = f" and {outside} images outside the bundle's data" if outside else ""
+    note = (f"the bundle's own test split: {in_test} images{beside}; {excluded} images of train/validation "
+            "lesions excluded")
     print(f"note: these images include the bundle's training data; scoring only {note}")
     return kept, note, prevalence

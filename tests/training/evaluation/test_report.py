@@ -5,7 +5,7 @@ import pytest
 
 from contract.schema import BundleFiles
 from training.errors import IngestError
-from training.evaluation.report import restrict_to_test_split, restrict_to_validation_split
+from training.evaluation.report import lesion_groups, restrict_to_test_split, restrict_to_validation_split
 
 
 def test_only_test_and_foreign_images_are_kept(tmp_path):
@@ -16,7 +16,8 @@ def test_only_test_and_foreign_images_are_kept(tmp_path):
     table = pd.DataFrame({"image_id": ["a", "b", "c", "d", "external"], "dx": ["nv", "mel", "nv", "bcc", "mel"]})
     kept, note, prevalence = restrict_to_test_split(table, tmp_path)
     assert kept["image_id"].tolist() == ["c", "d", "external"]
-    assert "2 images" in note and "2 images of train/validation lesions excluded" in note
+    assert note == ("the bundle's own test split: 2 images and 1 images outside the bundle's data; 2 images of "
+                    "train/validation lesions excluded")
     assert prevalence is not None and prevalence.sum() == 1.0 and prevalence[5] == 1.0  # train is one nevus
 
 
@@ -54,3 +55,11 @@ def test_the_validation_split_keeps_only_its_own_images(tmp_path):
         restrict_to_validation_split(table[table["image_id"] != "b"], tmp_path)
     with pytest.raises(IngestError, match="no split_manifest"):
         restrict_to_validation_split(table, tmp_path / "elsewhere")
+
+
+def test_a_set_without_lesion_ids_is_resampled_by_image():
+    # ingest makes each image its own lesion when the CSV has no lesion_id: that is resampling images
+    own = pd.DataFrame({"image_id": ["a", "b"], "lesion_id": ["a", "b"]})
+    assert lesion_groups(own) is None and lesion_groups(own.drop(columns="lesion_id")) is None
+    grouped = pd.DataFrame({"image_id": ["a", "b", "c"], "lesion_id": ["1", "1", "c"]})
+    assert lesion_groups(grouped).tolist() == ["1", "1", "c"]
