@@ -23,7 +23,8 @@ QUALITY_PERCENTILES = (0.5, 99.5)
 # Chosen on bundle 2.0.0 and rechecked on 2.1.0 (`python -m bench.input_check --ranks`): the leading 128
 # directions held ~94 % of 2.0.0's feature variance; on HAM10000 validation and its re-photographed copy the
 # flag rates match the full-rank distance's within one image in a hundred, and every everyday photo is
-# flagged (at full rank, 2.1.0 flags only 87 % of them); 128 x 1280 float32 is 0.66 MB instead of 6.5 MB,
+# flagged (at full rank, 2.1.0 flags only 87 % of them; the same 31 photos RESULTS.md reports, so not a held-out
+# rate); 128 x 1280 float32 is 0.66 MB instead of 6.5 MB,
 # and cheaper per request (bench/RESULTS.md).
 PRINCIPAL_DIRECTIONS = 128
 

@@ -30,13 +30,13 @@ def render_model_card(bundle_dir: Path, contract: ModelContract, thresholds: Thr
     manifest = pd.read_csv(bundle_dir / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
     sections = [
         intro(contract),
-        data_section(manifest),
+        data_section(manifest, contract.input.image_size),
         training_section(contract, history),
         metrics_section(metrics, thresholds),
         differential_section(metrics.get("differential")),
         input_check_section(contract),
         subgroup_section(metrics),
-        limitations_section(),
+        limitations_section(contract.input.image_size),
     ]
     return write_bytes_atomically(bundle_dir / MODEL_CARD, "\n".join(sections).encode())
 
@@ -88,7 +88,7 @@ It must not be used to rule a lesion in or out without a clinician.
 """
 
 
-def data_section(manifest: pd.DataFrame) -> str:
+def data_section(manifest: pd.DataFrame, image_size: int) -> str:
     counts = manifest.groupby(["split"]).size()
     by_dx = manifest["dx"].value_counts()
     diagnoses = ", ".join(f"{code} {by_dx.get(code, 0)}" for code in BY_CODE)
@@ -99,7 +99,7 @@ HAM10000 (Tschandl P., Rosendahl C., Kittler H. *The HAM10000 dataset, a large c
 multi-source dermatoscopic images of common pigmented skin lesions.* Sci. Data 5, 180161 (2018),
 doi:10.1038/sdata.2018.161), licensed CC BY-NC 4.0: the model inherits the **non-commercial** restriction.
 This bundle used {len(manifest):,} images of {manifest["lesion_id"].nunique():,} lesions ({diagnoses};
-{cancerous:.1f} % cancerous), as 200×150 downscaled copies.
+{cancerous:.1f} % cancerous), each squashed to {image_size}×{image_size} px for the model.
 Split: {counts.get("train", 0):,} train / {counts.get("validation", 0):,} validation / {counts.get("test", 0):,} test
 images by `lesion_id` (no lesion in two splits), stratified by the cancerous label, seed in the contract;
 the manifest is `split_manifest.csv`.
@@ -194,8 +194,8 @@ def subgroup_section(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def limitations_section() -> str:
-    return """## Intended use and limitations
+def limitations_section(image_size: int) -> str:
+    return f"""## Intended use and limitations
 
 - Intended use: a second opinion for clinicians and researchers looking at **dermoscopic** images of
   pigmented lesions; a triage aid that flags lesions for a closer look. Not for clinical photographs,
@@ -203,8 +203,9 @@ def limitations_section() -> str:
 - Trained on two sites' populations, mostly fair skin (Fitzpatrick I–III); performance on darker skin,
   on other dermatoscopes and on lesion types absent from HAM10000 (e.g. squamous cell carcinoma beyond
   akiec, Merkel cell) is unknown.
-- Trained on 200×150 downscaled copies; blur/sharpen and colour-cast augmentation are meant to make it
-  tolerate other cameras and dermatoscopes, but no external images were part of this evaluation.
+- Trained at {image_size}×{image_size} px on the dataset's downscaled copies; blur/sharpen and colour-cast
+  augmentation are meant to make it tolerate other cameras and dermatoscopes, but no external images were part
+  of this evaluation.
 - The input check flags images unlike the training data; it cannot vouch for an image it passes.
 - The test split comes from the same sources as the training data; expect lower numbers on external data.
 - Probabilities are calibrated on the validation split; the prevalence of cancerous lesions there (≈ 20 %)
