@@ -1,12 +1,14 @@
 """Admission control: a bound on the model requests in the building at once, by count and by bytes.
 
 The inference limiter bounds the CPU work, but a request waiting for it still holds its upload (in memory, or
-spooled to /tmp past 1 MiB) and, for a URL, the image it fetched. A bound on the count alone
-(MAX_INFLIGHT_REQUESTS) still lets a few large batches fill a container's /tmp or memory, so each request also
-reserves the bytes it may hold: its declared Content-Length (its path's cap when it declares none), or the URL
-download's limit where the image may come from a URL. Beyond either bound, requests are shed at once with a 503
-`overloaded` problem and `Retry-After`, which load balancers and clients know how to back off from. A request is
-always admitted into an empty building, so one within its own cap is never refused for the budget alone.
+spooled to /tmp past 1 MiB). A bound on the count alone (MAX_INFLIGHT_REQUESTS) still lets a few large batches
+fill a container's /tmp or memory, so each request also reserves the bytes it may hold: its declared
+Content-Length (its path's cap when it declares none), or for /predict-url the URL download's limit. A /gradcam
+form usually carries its file; the download of one that names a URL instead (at most URL_MAX_BYTES, in memory,
+never in /tmp) is bounded by the request count, not reserved, so a burst of small /gradcam uploads is not shed.
+Beyond either bound, requests are shed at once with a 503 `overloaded` problem and `Retry-After`, which load
+balancers and clients know how to back off from. A request is always admitted into an empty building, so one
+within its own cap is never refused for the budget alone.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from service.api.scope import route_path
 from service.errors import Overloaded
 
 MODEL_PATHS = frozenset({"/predict", "/predict-url", "/predict/batch", "/gradcam"})
-FETCHING_PATHS = frozenset({"/predict-url", "/gradcam"})  # the image may be downloaded from a URL
+FETCHING_PATHS = frozenset({"/predict-url"})  # the image is downloaded from a URL
 RETRY_AFTER_S = 1
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """The bytes a model request may hold while it waits: its body, or the image it may download instead."""
+    """The bytes a model request may hold while it waits: its body, or the image /predict-url downloads."""
 
     caps: BodyCaps
     url_max_bytes: int

@@ -71,8 +71,8 @@ class Settings(BaseSettings):
     max_inflight_requests: int = Field(32, ge=1, le=4096, description=(
         'Model requests admitted at once; beyond it a request gets 503 `overloaded` with `Retry-After: 1`.'))
     max_inflight_bytes: int = Field(192 * MiB, ge=1 * MiB, le=64 * 1024 * MiB, description=(
-        'Upload bytes the admitted model requests may hold at once (each reserves its declared size, or the URL'
-        ' download limit); beyond it a request gets 503 `overloaded`. Keep it below the container\'s /tmp and'
+        'Upload bytes the admitted model requests may hold at once (each reserves its declared size; /predict-url'
+        ' its URL download limit); beyond it a request gets 503 `overloaded`. Keep it below the container\'s /tmp and'
         ' memory limits.'))
     input_check: Literal["warn", "refuse"] = Field("warn", description=(
         '`warn`: an image unlike the training dermoscopy gets its verdict with an `out_of_distribution` warning; '

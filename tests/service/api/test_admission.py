@@ -84,14 +84,14 @@ async def test_requests_beyond_the_byte_budget_are_shed_but_an_empty_building_ad
     assert large.status_code == 503 and large.json()["type"].endswith(":overloaded")
 
 
-def test_a_request_reserves_its_declared_size_or_its_cap_and_a_url_its_download_limit():
+def test_a_request_reserves_its_declared_size_or_its_cap_and_predict_url_its_download_limit():
     reservation = Reservation(body_caps(Settings(max_upload_bytes=4096, max_batch_files=4)), url_max_bytes=50_000)
     assert reservation.bytes_for("/predict", 1000) == 1000
     assert reservation.bytes_for("/predict", None) == 4096 + 64 * 1024  # chunked: its cap, the most it may bring
     assert reservation.bytes_for("/predict", 10**9) == 4096 + 64 * 1024  # over the cap: refused by the body limit
     assert reservation.bytes_for("/predict/batch", None) == 4 * 4096 + 64 * 1024
     assert reservation.bytes_for("/predict-url", 80) == 50_000
-    assert reservation.bytes_for("/gradcam", 1000) == 50_000  # a form may carry a url instead of a file
+    assert reservation.bytes_for("/gradcam", 1000) == 1000  # its form carries a file (a url is bounded by count)
     assert reservation.bytes_for("/v2/models/skin-cancer-detector/infer", 3000) == 3000
 
 
