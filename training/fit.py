@@ -25,6 +25,7 @@ from training.model.explainer import check_explainable
 
 MONITOR = "val_pr_auc"
 SPLIT_FILE = "split.csv"  # in the checkpoint folder: the images and splits its weights saw
+BACKUP_METADATA = "training_metadata.json"  # keras.callbacks.BackupAndRestore's record of the epochs it holds
 
 
 def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[keras.Model, dict[str, object]]:
@@ -110,6 +111,7 @@ def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: t
     # clears it: after a resumed phase 1, phase 2 would start at phase 1's epoch (fewer epochs, a cosine begun
     # part-way). Each phase starts from its own backup or from epoch 0.
     model._initial_epoch = None
+    trim_log_to_backup(checkpoints / f"{phase}.csv", checkpoints / f"{phase}-backup")  # before the replays read it
     model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1, shuffle=False,  # tf.data shuffles
               callbacks=phase_callbacks(phase, config, checkpoints))
     best = checkpoints / f"{phase}-best.weights.h5"
@@ -157,9 +159,26 @@ def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[
             learning_rate_callback(config, log),
         ]
     # The CSV row after the callbacks above, so it records what they add (epoch_seconds, learning_rate); the
-    # backup last, so an epoch a resume skips is always in the log that the resumed counters are replayed from.
+    # backup last, so an epoch a resume skips is always in the log that the resumed counters are replayed from
+    # (and a row logged for an epoch whose backup was cut short is trimmed on resume: trim_log_to_backup).
     return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True),
             keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup"))]
+
+
+def trim_log_to_backup(log: Path, backup_dir: Path) -> None:
+    """Keep only the log rows of the epochs the backup holds, the epochs a resumed fit will not run again.
+
+    The row of an epoch is written before its backup: a run killed in between logged an epoch that the resume
+    runs again, and its row would be counted twice by the replayed counters and the history.
+    """
+    if not log.exists():
+        return
+    metadata = backup_dir / BACKUP_METADATA  # where BackupAndRestore records how many epochs it holds
+    resumes_at = json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+    rows = pd.read_csv(log)
+    if (rows["epoch"] >= resumes_at).any():
+        kept = rows[rows["epoch"] < resumes_at].to_csv(index=False).encode()
+        write_bytes_atomically(log, kept)
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -139,10 +139,43 @@ def test_checkpoints_refuse_to_resume_on_other_images_or_another_split(tmp_path)
             bind_split(tmp_path, changed)
 
 
-def test_the_backup_comes_after_the_log_row_and_the_best_weights():
-    names = [type(callback).__name__ for callback in phase_callbacks("finetune", RECIPE, Path("no-such-run"))]
-    assert names[-2:] == ["CSVLogger", "BackupAndRestore"]
-    assert names.index("AtomicModelCheckpoint") < names.index("CSVLogger")
+def _tiny_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy",
+                  metrics=[keras.metrics.AUC(curve="PR", name="pr_auc")])
+    return model
+
+
+@pytest.mark.parametrize("killed_in", ["backup", "log"])
+def test_a_run_killed_at_an_epoch_end_resumes_with_each_epoch_logged_once(tmp_path, monkeypatch, killed_in):
+    import numpy as np
+
+    from training import fit
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+    target = keras.callbacks.BackupAndRestore if killed_in == "backup" else keras.callbacks.CSVLogger
+    hook = "_save_model" if killed_in == "backup" else "on_epoch_end"
+    real, calls = getattr(target, hook), []
+
+    def killed_at_the_third_epoch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("the machine went away")
+        return real(self, *args, **kwargs)
+
+    def run() -> None:
+        model = _tiny_model()
+        fit.trim_log_to_backup(tmp_path / "finetune.csv", tmp_path / "finetune-backup")
+        model.fit(x, y, validation_data=(x, y), epochs=5, verbose=0,
+                  callbacks=fit.phase_callbacks("finetune", RECIPE, tmp_path))
+
+    monkeypatch.setattr(target, hook, killed_at_the_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(target, hook, real)
+    run()
+    assert pd.read_csv(tmp_path / "finetune.csv")["epoch"].tolist() == [0, 1, 2, 3, 4]
 
 
 def test_the_best_checkpoint_is_replaced_whole_or_not_at_all(tmp_path):
