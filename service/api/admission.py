@@ -8,7 +8,7 @@ form usually carries its file; the download of one that names a URL instead (at 
 never in /tmp) is bounded by the request count, not reserved, so a burst of small /gradcam uploads is not shed.
 Beyond either bound, requests are shed at once with a 503 `overloaded` problem and `Retry-After`, which load
 balancers and clients know how to back off from. A request is always admitted into an empty building, so one
-within its own cap is never refused for the budget alone.
+larger than the whole budget still runs, alone (Settings warns at startup when a full batch is that large).
 """
 
 from __future__ import annotations

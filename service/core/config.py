@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         return self
 
     def warn_about_risky_values(self, log: logging.Logger) -> None:
-        """Say loudly, once at startup, when a test-only door is open."""
+        """Say loudly, once at startup, when a test-only door is open or the limits disagree."""
         if self.url_allowed_private_networks:
             log.warning(
                 "URL_ALLOWED_PRIVATE_NETWORKS is set: /predict-url may reach %s (tests and development only)",
@@ -135,6 +135,12 @@ class Settings(BaseSettings):
             )
         if self.api_key is None:
             log.info("API_KEY is not set: model endpoints are open")
+        if self.max_upload_bytes * self.max_batch_files > self.max_inflight_bytes:
+            log.warning(
+                "MAX_INFLIGHT_BYTES (%d) is below one full batch (MAX_UPLOAD_BYTES x MAX_BATCH_FILES = %d): such a "
+                "batch is admitted only while no other model request is in progress", self.max_inflight_bytes,
+                self.max_upload_bytes * self.max_batch_files,
+            )
 
 
 @lru_cache

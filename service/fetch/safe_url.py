@@ -166,11 +166,15 @@ def _sni(target: PinnedTarget) -> dict[str, str]:
 
 
 def _redirect_target(url: str, location: str) -> str:
-    """The next hop, checked like the first; a Location that urllib cannot parse (http://x]/) is the remote's fault."""
+    """The next hop, checked like the first; a Location that urllib cannot parse (http://x]/, a port of 99999) is
+    the remote's fault, not the client's."""
     try:
-        return urljoin(url, location)
+        joined = urljoin(url, location)
+        urlsplit(joined).port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as error:
         raise UrlFetchFailed("the URL redirected to a malformed location") from error
+    return joined
+
 
 def _parse(url: str) -> SplitResult:
     try:

@@ -17,7 +17,6 @@ from training.fit import (
     bind_split,
     cosine_learning_rate,
     learning_rate_callback,
-    phase_callbacks,
     replay_plateau,
 )
 

@@ -128,7 +128,7 @@ def test_not_ready_is_the_protocols_4xx(make_settings):
         running.opener.release.set()
 
 
-def test_the_documented_not_ready_body_is_the_one_sent(served):
+def test_openapi_documents_the_not_ready_body_and_the_404_error_body(served):
     paths = served.client.get("/openapi.json").json()["paths"]
     for path in ("/v2/health/ready", "/v2/models/{name}/ready"):
         schema = paths[path]["get"]["responses"]["400"]["content"]["application/json"]["schema"]

@@ -84,3 +84,12 @@ def test_opening_private_networks_is_announced(caplog: pytest.LogCaptureFixture)
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "127.0.0.1/32" in warnings[0].getMessage()
+
+
+def test_a_byte_budget_below_one_full_batch_is_announced(caplog: pytest.LogCaptureFixture):
+    log = logging.getLogger("test.config")
+    with caplog.at_level(logging.WARNING, logger="test.config"):
+        Settings(max_batch_files=32).warn_about_risky_values(log)  # 32 x 10 MiB > 192 MiB
+        Settings().warn_about_risky_values(log)  # the defaults: 160 MiB of a batch fit
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "below one full batch" in warnings[0]

@@ -78,6 +78,7 @@ def origin(sentinel_2):
             "/to-metadata": redirect("http://169.254.169.254/latest/meta-data"),
             "/to-file": redirect("file:///etc/passwd"),
             "/to-malformed": redirect("http://x]/"),  # httpx passes it on; urllib's urljoin raises ValueError
+            "/to-bad-port": redirect("http://images.example.org:99999/a.png"),
             "/slow-headers": slow_headers,
             "/slow-body": slow_body,
             "/big-declared": lambda h: send(h, 200, b"\0" * 100_000, {"Content-Type": "image/png"}),
@@ -207,10 +208,11 @@ def test_every_redirect_hop_is_checked_again(make_settings, origin, path):
     assert origin.hits == [path]
 
 
-def test_a_malformed_redirect_location_is_the_remote_failing(make_settings, origin):
+@pytest.mark.parametrize("path", ["/to-malformed", "/to-bad-port"])
+def test_a_malformed_redirect_location_is_the_remote_failing(make_settings, origin, path):
     with serving(make_settings(**EXEMPT_LOOPBACK)) as running:
-        _assert_refused(_predict_url(running.client, origin.url("/to-malformed")), "url-fetch-failed", 502)
-    assert origin.hits == ["/to-malformed"]
+        _assert_refused(_predict_url(running.client, origin.url(path)), "url-fetch-failed", 502)
+    assert origin.hits == [path]
 
 
 def test_too_many_redirects(make_settings, origin):
