@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from contract.bundle import write_bytes_atomically, write_json_atomically
+from contract.bundle import write_atomically, write_bytes_atomically, write_json_atomically
 from contract.diagnoses import cancerous_mask
 from training.config import PLATEAU_FACTOR, TrainConfig
 from training.data import pipeline
@@ -89,18 +90,42 @@ def bind_split(checkpoints: Path, table: pd.DataFrame) -> None:
     write_bytes_atomically(path, assignment.to_csv(index=False).encode())
 
 
+@dataclass(frozen=True)
+class PhaseFiles:
+    """Where one phase keeps its state in the checkpoint folder."""
+
+    checkpoints: Path
+    phase: str
+
+    @property
+    def finished(self) -> Path:  # the phase's final weights: it is done
+        return self.checkpoints / f"{self.phase}.weights.h5"
+
+    @property
+    def best(self) -> Path:  # phase 2's best epoch so far
+        return self.checkpoints / f"{self.phase}-best.weights.h5"
+
+    @property
+    def log(self) -> Path:  # one CSV row per epoch, across resumes
+        return self.checkpoints / f"{self.phase}.csv"
+
+    @property
+    def backup(self) -> Path:  # keras.callbacks.BackupAndRestore's folder
+        return self.checkpoints / f"{self.phase}-backup"
+
+
 def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: tf.data.Dataset,
               val_data: tf.data.Dataset, checkpoints: Path, strategy: tf.distribute.Strategy) -> None:
     """Train one phase, or restore it if an earlier run finished it."""
-    finished = checkpoints / f"{phase}.weights.h5"
+    files = PhaseFiles(checkpoints, phase)
     epochs = config.epochs_frozen if phase == "frozen" else config.epochs_finetune
     if phase == "frozen":
         freeze_backbone(model)
     else:
         print(f"phase 2: {unfreeze_top_of_backbone(model, config.unfreeze_layers)} layers unfrozen")
-    if finished.exists():
-        print(f"phase {phase!r} already finished: restoring {finished}")
-        model.load_weights(finished)
+    if files.finished.exists():
+        print(f"phase {phase!r} already finished: restoring {files.finished}")
+        model.load_weights(files.finished)
         return
     if epochs <= 0:
         return
@@ -111,14 +136,12 @@ def run_phase(model: keras.Model, phase: str, config: TrainConfig, train_data: t
     # clears it: after a resumed phase 1, phase 2 would start at phase 1's epoch (fewer epochs, a cosine begun
     # part-way). Each phase starts from its own backup or from epoch 0.
     model._initial_epoch = None
-    trim_log_to_backup(checkpoints / f"{phase}.csv", checkpoints / f"{phase}-backup")  # before the replays read it
+    trim_log_to_backup(files)  # before the replays read the log
     model.fit(train_data, validation_data=val_data, epochs=epochs, verbose=1, shuffle=False,  # tf.data shuffles
               callbacks=phase_callbacks(phase, config, checkpoints))
-    best = checkpoints / f"{phase}-best.weights.h5"
-    if phase == "finetune" and best.exists():
-        model.load_weights(best)  # early stopping's best epoch, also across a resume
-    model.save_weights(checkpoints / f".{phase}.partial.weights.h5")
-    (checkpoints / f".{phase}.partial.weights.h5").replace(finished)
+    if phase == "finetune" and files.best.exists():
+        model.load_weights(files.best)  # early stopping's best epoch, also across a resume
+    write_atomically(files.finished, lambda temp: model.save_weights(str(temp)))
 
 
 def compile_model(model: keras.Model, learning_rate: float) -> None:
@@ -147,12 +170,13 @@ class CancerAUC(keras.metrics.AUC):
 
 
 def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[keras.callbacks.Callback]:
-    log = checkpoints / f"{phase}.csv"
+    files = PhaseFiles(checkpoints, phase)
+    log = files.log
     callbacks: list[keras.callbacks.Callback] = [EpochTimer()]
     if phase == "finetune":
         callbacks += [
             AtomicModelCheckpoint(
-                str(checkpoints / f"{phase}-best.weights.h5"), monitor=MONITOR, mode="max",
+                str(files.best), monitor=MONITOR, mode="max",
                 save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far(log)),
             ResumedEarlyStopping(log, monitor=MONITOR, mode="max", patience=config.early_stopping_patience,
                                  restore_best_weights=True),
@@ -162,23 +186,23 @@ def phase_callbacks(phase: str, config: TrainConfig, checkpoints: Path) -> list[
     # backup last, so an epoch a resume skips is always in the log that the resumed counters are replayed from
     # (and a row logged for an epoch whose backup was cut short is trimmed on resume: trim_log_to_backup).
     return [*callbacks, keras.callbacks.CSVLogger(str(log), append=True),
-            keras.callbacks.BackupAndRestore(str(checkpoints / f"{phase}-backup"))]
+            keras.callbacks.BackupAndRestore(str(files.backup))]
 
 
-def trim_log_to_backup(log: Path, backup_dir: Path) -> None:
+def trim_log_to_backup(files: PhaseFiles) -> None:
     """Keep only the log rows of the epochs the backup holds, the epochs a resumed fit will not run again.
 
     The row of an epoch is written before its backup: a run killed in between logged an epoch that the resume
     runs again, and its row would be counted twice by the replayed counters and the history.
     """
-    if not log.exists():
+    if not files.log.exists():
         return
-    metadata = backup_dir / BACKUP_METADATA  # where BackupAndRestore records how many epochs it holds
+    metadata = files.backup / BACKUP_METADATA  # where BackupAndRestore records how many epochs it holds
     resumes_at = json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
-    rows = pd.read_csv(log)
+    rows = pd.read_csv(files.log)
     if (rows["epoch"] >= resumes_at).any():
         kept = rows[rows["epoch"] < resumes_at].to_csv(index=False).encode()
-        write_bytes_atomically(log, kept)
+        write_bytes_atomically(files.log, kept)
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -295,7 +319,7 @@ def training_seconds(history: dict[str, object]) -> float:
 def read_history(checkpoints: Path) -> dict[str, object]:
     history: dict[str, object] = {}
     for phase in ("frozen", "finetune"):
-        log = checkpoints / f"{phase}.csv"
+        log = PhaseFiles(checkpoints, phase).log
         if log.exists() and log.stat().st_size:
             history[phase] = pd.read_csv(log).replace({np.nan: None}).to_dict(orient="records")
     return history

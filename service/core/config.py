@@ -135,11 +135,12 @@ class Settings(BaseSettings):
             )
         if self.api_key is None:
             log.info("API_KEY is not set: model endpoints are open")
-        if self.max_upload_bytes * self.max_batch_files > self.max_inflight_bytes:
+        full_batch = self.max_upload_bytes * self.max_batch_files
+        if full_batch > self.max_inflight_bytes:
             log.warning(
                 "MAX_INFLIGHT_BYTES (%d) is below one full batch (MAX_UPLOAD_BYTES x MAX_BATCH_FILES = %d): such a "
                 "batch is admitted only while no other model request is in progress", self.max_inflight_bytes,
-                self.max_upload_bytes * self.max_batch_files,
+                full_batch,
             )
 
 

@@ -164,22 +164,27 @@ def _sni(target: PinnedTarget) -> dict[str, str]:
     return {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
 
 
-
 def _redirect_target(url: str, location: str) -> str:
     """The next hop, checked like the first; a Location that urllib cannot parse (http://x]/, a port of 99999) is
     the remote's fault, not the client's."""
     try:
         joined = urljoin(url, location)
-        urlsplit(joined).port  # noqa: B018 - raises ValueError on a malformed port
+        _split(joined)
     except ValueError as error:
         raise UrlFetchFailed("the URL redirected to a malformed location") from error
     return joined
 
 
+def _split(url: str) -> SplitResult:
+    """urlsplit that also raises ValueError on a malformed port (urlsplit itself defers that to .port)."""
+    parts = urlsplit(url.strip())
+    parts.port  # noqa: B018 - the check is the attribute access
+    return parts
+
+
 def _parse(url: str) -> SplitResult:
     try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        parts = _split(url)
     except ValueError as error:
         raise UrlRefused(f"the URL is malformed: {error}") from error
     if parts.scheme not in DEFAULT_PORTS:

@@ -165,7 +165,7 @@ def test_a_run_killed_at_an_epoch_end_resumes_with_each_epoch_logged_once(tmp_pa
 
     def run() -> None:
         model = _tiny_model()
-        fit.trim_log_to_backup(tmp_path / "finetune.csv", tmp_path / "finetune-backup")
+        fit.trim_log_to_backup(fit.PhaseFiles(tmp_path, "finetune"))
         model.fit(x, y, validation_data=(x, y), epochs=5, verbose=0,
                   callbacks=fit.phase_callbacks("finetune", RECIPE, tmp_path))
 

@@ -96,7 +96,7 @@ def reevaluate(bundle_dir: Path, data_dir: Path, model_version: str, metadata: P
     evaluation = evaluate_split(table, probabilities, read_thresholds(bundle_dir, contract), OWN_TEST_SPLIT,
                                 train_prevalence(read_split_manifest(bundle_dir)))
     # the contract's copy of the headline numbers is what /v1/model serves: it must follow metrics.json
-    contract = _next_contract({**raw, "test_metrics": contract_test_metrics(evaluation.metrics)}, model_version)
+    contract = contract.model_copy(update={"test_metrics": contract_test_metrics(evaluation.metrics)})
     return _finish(bundle_dir, contract, write_evaluation(evaluation, bundle_dir))
 
 

@@ -187,10 +187,6 @@ def write_notop_weights(model: keras.Model, path: Path) -> Path:
     return write_atomically(path, lambda temp: feature_extractor(model).save_weights(str(temp)))
 
 
-def provenance_path(variant: LiteVariant) -> Path:
-    return variant.weights_path.with_name(f"{variant.name}.md")
-
-
 def provenance_text(variant: LiteVariant, pth: Path, weights_file: Path) -> str:
     """Where one variant's weights came from: models/pretrained/README.md covers what they share."""
     return f"""# {variant.name}: ImageNet weights without the top (generated: do not edit, regenerate)
@@ -214,7 +210,7 @@ Regenerate (torch is needed for this step only; install the CPU wheel, never pla
 
 
 def write_provenance(variant: LiteVariant, output_dir: Path, pth: Path, weights_file: Path) -> Path:
-    return write_bytes_atomically(output_dir / provenance_path(variant).name,
+    return write_bytes_atomically(output_dir / f"{variant.name}.md",
                                   provenance_text(variant, pth, weights_file).encode("utf-8"))
 
 
