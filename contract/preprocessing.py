@@ -24,6 +24,9 @@ DEFAULT_MAX_PIXELS = 40_000_000  # ~ a 7300 x 5500 photo; far above any dermatos
 MIN_SIDE = 8
 RESAMPLING = Image.Resampling.BILINEAR  # PIL's bilinear filter antialiases when downscaling
 _ALPHA_BACKGROUND = (255, 255, 255)
+# A display copy that decodes at most this much larger than asked for is kept as it is: resampling it would
+# cost more than drawing and encoding its extra pixels (a 600x450 JPEG decodes at 300x225 for a 192 px model).
+DISPLAY_SLACK = 1.25
 
 # Our own limit (max_pixels) is what refuses bombs, with a message naming it; Pillow's warning for images
 # between its two limits is noise. Pillow's globals are never changed: decoding runs in several threads.
@@ -129,7 +132,8 @@ class PreparedImage:
 def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PIXELS,
                   display_side: int | None = None) -> PreparedImage:
     """preprocess_image, plus the size the image was sent at and, with display_side, an upright copy whose
-    longer side is at most display_side pixels (the explanation overlay is drawn on it)."""
+    longer side is at most display_side pixels, or up to DISPLAY_SLACK times that when it decoded so (the
+    explanation overlay is drawn on it)."""
     # decoded exactly as preprocess_image decodes, so /gradcam's model input equals /predict's; the display
     # copy comes from the same decode, which a JPEG draft never shrinks below the model's size (a smaller image
     # stays as sent, so the copy can be small: it is drawn at the image's own resolution)
@@ -138,9 +142,10 @@ def prepare_image(data: bytes, image_size: int, max_pixels: int = DEFAULT_MAX_PI
     pixels = resize_for_model(rgb, image_size)
     display = None
     if display_side is not None:
-        # thumbnail() shrinks rgb in place (no second full-size copy of a large upload), so it must come after
-        # the model input above is made from it: /gradcam's model input is /predict's
-        rgb.thumbnail((display_side, display_side), RESAMPLING)
+        if max(rgb.size) > display_side * DISPLAY_SLACK:
+            # thumbnail() shrinks rgb in place (no second full-size copy of a large upload), so it must come
+            # after the model input above is made from it: /gradcam's model input is /predict's
+            rgb.thumbnail((display_side, display_side), RESAMPLING)
         display = np.asarray(rgb, dtype=np.uint8)
     return PreparedImage(pixels, original_size, display)
 

@@ -52,8 +52,9 @@ async def get_dataplane(request: Request) -> DataPlane:
     return request.app.state.dataplane
 
 
-async def get_ready_model(model: ModelDep) -> ReadyModel:
+async def get_ready_model(request: Request) -> ReadyModel:
     """The model's snapshot for this request, taken once; 503 (before any URL is fetched) until it is ready."""
+    model: LesionModel = request.app.state.model  # read here, not as a sub-dependency: see image_from_upload
     return model.require_ready()
 
 
@@ -181,12 +182,14 @@ async def obtain_image(settings: Settings, fetcher: SafeUrlFetcher, file: Upload
 
 
 async def image_from_upload(
-    ready: ReadyModelDep,
-    settings: SettingsDep,
-    fetcher: FetcherDep,
+    request: Request,
     file: Annotated[UploadFile, File(description=f"A dermoscopy image ({ACCEPTED_FORMAT_NAMES}).")],
 ) -> SourcedImage:
-    return await obtain_image(settings, fetcher, file, None)
+    # The app's state read directly rather than through sub-dependencies: FastAPI resolves every node of a
+    # route's dependency tree on each request (~20-40 us each here, cached or not), and an upload needs
+    # neither the fetcher nor a second readiness check (the route's own ReadyModelDep comes first).
+    state = request.app.state
+    return await obtain_image(state.settings, state.fetcher, file, None)
 
 
 async def image_from_json_url(ready: ReadyModelDep, settings: SettingsDep, fetcher: FetcherDep,

@@ -149,3 +149,14 @@ def test_the_display_copy_never_changes_the_model_input(size, image_format):
     prepared = prepare_image(data, 192, display_side=256)
     assert max(prepared.display.shape[:2]) == 256, "the display copy was shrunk"
     np.testing.assert_array_equal(prepared.pixels, preprocess_image(data, 192))
+
+
+@pytest.mark.parametrize(("size", "expected"), [((320, 240), (240, 320, 3)), ((321, 240), (191, 256, 3)),
+                                                ((200, 150), (150, 200, 3))])
+def test_a_display_copy_close_to_the_asked_size_is_kept_as_decoded(size, expected):
+    # within DISPLAY_SLACK (1.25 x 256 = 320) of the asked side, no resampling: beyond it, shrunk to the side
+    pixels = np.random.default_rng(4).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    prepared = prepare_image(encode(Image.fromarray(pixels), "PNG"), 192, display_side=256)
+    assert prepared.display.shape == expected
+    if prepared.display.shape[:2] == pixels.shape[:2]:
+        np.testing.assert_array_equal(prepared.display, pixels)
