@@ -13,6 +13,7 @@ from contract.bundle import BundleError
 from contract.schema import BundleFiles
 from training.config import TrainConfig, cli_fields, semantic_version
 from training.errors import TrainingError
+from training.evaluation.flips import FLIP_VIEWS
 
 DEFAULT_EVALUATION_DIR = Path("runs") / "evaluation"
 _TYPES = {"Path": Path, "int": int, "float": float, "str": str}
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("test", "validation"), default="test",
                           help="on the bundle's own data: its test split (reported), or its validation split "
                                "(what candidate bundles are compared on before shipping)")
+    evaluate.add_argument("--flips", choices=tuple(FLIP_VIEWS), default="none",
+                          help="average each image's probabilities over its mirror images (test-time flips, which "
+                               "the service does not run): to measure what they would bring")
 
     describe = commands.add_parser("describe", help="write a dataset report (counts, demographics, samples)",
                                    formatter_class=_Help)
@@ -142,7 +146,8 @@ def command_train(args: argparse.Namespace) -> int:
 def command_evaluate(args: argparse.Namespace) -> int:
     from training.evaluation.report import evaluate_bundle
 
-    evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir, args.split, args.skip_missing)
+    evaluate_bundle(args.model_dir, args.data_dir, args.metadata, args.output_dir, args.split, args.skip_missing,
+                    args.flips)
     print(f"wrote metrics.json and plots to {args.output_dir}")
     return 0
 

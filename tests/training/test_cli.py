@@ -44,14 +44,21 @@ def test_evaluate_writes_under_the_ignored_runs_folder_by_default():
     assert args.output_dir == DEFAULT_EVALUATION_DIR and DEFAULT_EVALUATION_DIR.parts[0] == "runs"
 
 
-def test_evaluate_passes_skip_missing_through(monkeypatch):
+def test_evaluate_passes_skip_missing_and_flips_through(monkeypatch):
     import training.evaluation.report as report
 
     seen = []
     monkeypatch.setattr(report, "evaluate_bundle", lambda *args: seen.append(args) or {})
-    for flags, expected in (([], False), (["--skip-missing"], True)):
+    for flags, skip_missing, flips in (([], False, "none"), (["--skip-missing", "--flips", "horizontal"], True,
+                                                               "horizontal")):
         main(["evaluate", "--model-dir", "m", "--data-dir", "d", *flags])
-        assert seen[-1][-1] is expected
+        assert seen[-1][-2:] == (skip_missing, flips)
+
+
+def test_evaluate_refuses_a_flip_it_does_not_know(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate", "--model-dir", "m", "--data-dir", "d", "--flips", "diagonal"])
+    assert "invalid choice" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("refresh", ["refit-input-check", "reconvert-litert", "reevaluate"])

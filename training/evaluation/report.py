@@ -16,6 +16,7 @@ from contract.schema import BundleFiles, ModelLayers, ThresholdReport
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
 from training.errors import IngestError
+from training.evaluation.flips import averaged_over_flips
 from training.evaluation.metrics import (
     bootstrap_intervals,
     differential_metrics,
@@ -35,11 +36,12 @@ class Evaluation:
     figures: dict[str, bytes]  # plot file name -> PNG
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities (or whatever the model outputs) for uint8 images."""
+def predict_probabilities(model: keras.Model, images: np.ndarray, flips: str = "none") -> np.ndarray:
+    """(N, K) class probabilities (or whatever the model outputs) for uint8 images, averaged over the views
+    that `flips` names in training.evaluation.flips.FLIP_VIEWS."""
     if not len(images):
         return np.empty((0, len(CLASS_CODES)), dtype=np.float32)
-    return _in_batches(model, images)[0]
+    return averaged_over_flips(lambda view: _in_batches(model, view)[0], images, flips)
 
 
 def predict_with_features(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +122,13 @@ def train_prevalence(manifest: pd.DataFrame) -> np.ndarray:
 
 
 def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_dir: Path,
-                    split: str = "test", skip_missing: bool = False) -> dict:
+                    split: str = "test", skip_missing: bool = False, flips: str = "none") -> dict:
     """Score a bundle on any labelled set (on its own training data, only its test split); write the report.
 
     split="validation" scores the bundle's own validation split instead: the split that candidate bundles are
     compared on before one is shipped (its calibration and thresholds were fitted there, so it flatters every
-    candidate alike and is never a reported result).
+    candidate alike and is never a reported result). `flips` other than "none" averages each image's
+    probabilities over its mirrored copies (FLIP_VIEWS), to measure what test-time flips would bring.
     """
     contract = read_contract(model_dir)
     table = load_dataset(data_dir, metadata, skip_missing=skip_missing)
@@ -133,8 +136,11 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
         table, note, prevalence = restrict_to_validation_split(table, model_dir)
     else:
         table, note, prevalence = restrict_to_test_split(table, model_dir)
+    if flips != "none":
+        note += f"; probabilities averaged over test-time flips ({flips}), which the service does not run"
     model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
-    probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size))
+    probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size),
+                                          flips)
     evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir, contract), note, prevalence)
     write_evaluation(evaluation, out_dir)
     return evaluation.metrics
