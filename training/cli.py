@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="on the bundle's own data: its test split (reported), or its validation split "
                                "(what candidate bundles are compared on before shipping)")
     evaluate.add_argument("--flips", choices=tuple(FLIP_VIEWS), default="none",
-                          help="average each image's probabilities over its mirror images (test-time flips, which "
+                          help="average each image's probabilities with its mirror images' (test-time flips, which "
                                "the service does not run): to measure what they would bring")
 
     describe = commands.add_parser("describe", help="write a dataset report (counts, demographics, samples)",

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.drain import refuse
 from service.api.scope import header, route_path
+from service.core.config import Settings
 from service.errors import Unauthenticated
 
 API_KEY_HEADER = "X-API-Key"
@@ -41,7 +42,8 @@ def check_key(presented: str | None, expected: SecretStr | None) -> None:
 
 
 async def require_api_key(request: Request, api_key: Annotated[str | None, Security(api_key_header)]) -> None:
-    check_key(api_key, request.app.state.settings.api_key)  # the settings read directly: one dependency node less
+    settings: Settings = request.app.state.settings  # not a sub-dependency: see deps.image_from_upload
+    check_key(api_key, settings.api_key)
 
 
 def keyed_paths(routers: Iterable[APIRouter]) -> tuple[re.Pattern[str], ...]:

@@ -54,7 +54,7 @@ async def get_dataplane(request: Request) -> DataPlane:
 
 async def get_ready_model(request: Request) -> ReadyModel:
     """The model's snapshot for this request, taken once; 503 (before any URL is fetched) until it is ready."""
-    model: LesionModel = request.app.state.model  # read here, not as a sub-dependency: see image_from_upload
+    model: LesionModel = request.app.state.model  # from the app's state, not a sub-dependency: see image_from_upload
     return model.require_ready()
 
 
@@ -185,11 +185,12 @@ async def image_from_upload(
     request: Request,
     file: Annotated[UploadFile, File(description=f"A dermoscopy image ({ACCEPTED_FORMAT_NAMES}).")],
 ) -> SourcedImage:
-    # The app's state read directly rather than through sub-dependencies: FastAPI resolves every node of a
-    # route's dependency tree on each request (~20-40 us each here, cached or not), and an upload needs
-    # neither the fetcher nor a second readiness check (the route's own ReadyModelDep comes first).
-    state = request.app.state
-    return await obtain_image(state.settings, state.fetcher, file, None)
+    # The settings and fetcher come from the app's state, not from sub-dependencies: FastAPI resolves every node
+    # of a route's dependency tree on every request, cached or not, and this path is the hottest. Nor does an
+    # upload need a readiness check of its own: the routes that take it list ReadyModelDep first.
+    settings: Settings = request.app.state.settings
+    fetcher: SafeUrlFetcher = request.app.state.fetcher
+    return await obtain_image(settings, fetcher, file, None)
 
 
 async def image_from_json_url(ready: ReadyModelDep, settings: SettingsDep, fetcher: FetcherDep,

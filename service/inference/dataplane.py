@@ -28,9 +28,7 @@ from service.inference.heatmap import MapSummary, OverlayFormat, draw_overlay, s
 from service.inference.input_check import InputWarning, WarningCode
 from service.inference.model import ModelIdentity, ReadyModel
 
-# the overlay's longer side, in the original aspect ratio (drawing and encoding grow with it); an image that decodes
-# within contract.preprocessing.DISPLAY_SLACK of it is drawn on as decoded
-DISPLAY_SIDE = 256
+DISPLAY_SIDE = 256  # the overlay's longer side, in the image's aspect ratio (prepare_image: when it may be more)
 
 
 class ExplanationTarget(enum.StrEnum):

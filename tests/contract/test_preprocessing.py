@@ -160,3 +160,10 @@ def test_a_display_copy_close_to_the_asked_size_is_kept_as_decoded(size, expecte
     assert prepared.display.shape == expected
     if prepared.display.shape[:2] == pixels.shape[:2]:
         np.testing.assert_array_equal(prepared.display, pixels)
+
+
+def test_a_jpeg_that_decodes_within_the_slack_is_drawn_on_as_decoded():
+    # a 640x480 JPEG decodes at 1/2 scale for a 192 px model: 320x240 is within 1.25 x 256, so it is kept so
+    data = encode(Image.new("RGB", (640, 480), (120, 80, 60)), "JPEG")
+    assert prepare_image(data, 192, display_side=256).display.shape == (240, 320, 3)
+    assert prepare_image(data, 192, display_side=200).display.shape == (150, 200, 3), "beyond the slack: shrunk"

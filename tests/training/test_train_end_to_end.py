@@ -89,6 +89,17 @@ def test_evaluate_on_training_data_scores_only_the_test_split(trained, ham10000_
     assert "roc_auc" in capsys.readouterr().out
 
 
+def test_evaluate_with_flips_says_so_and_never_writes_into_the_bundle(trained, ham10000_dir, tmp_path):
+    common = ["evaluate", "--model-dir", str(trained), "--data-dir", str(ham10000_dir),
+              "--metadata", str(trained / BundleFiles.SPLIT_MANIFEST), "--split", "validation"]
+    assert main([*common, "--flips", "horizontal", "--output-dir", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / BundleFiles.METRICS).read_text())
+    assert report["test_time_flips"] == "horizontal" and "test-time flips (horizontal)" in report["evaluated_on"]
+    before = (trained / BundleFiles.METRICS).read_bytes()
+    assert main([*common, "--output-dir", str(trained)]) == 2
+    assert (trained / BundleFiles.METRICS).read_bytes() == before
+
+
 def test_rerunning_resumes_from_finished_phases(trained, ham10000_dir, capsys):
     assert main(["train", "--data-dir", str(ham10000_dir), "--output-dir", str(trained), *TINY_RUN]) == 0
     out = capsys.readouterr().out

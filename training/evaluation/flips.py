@@ -1,4 +1,4 @@
-"""Test-time flips: an image's probabilities averaged over mirror images of it.
+"""Test-time flips: an image's probabilities averaged with those of its mirror images.
 
 For evaluation only, to measure what flips would bring: the service runs one pass per image (README, "The
 bundled model", says what they measured and why).

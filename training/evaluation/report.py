@@ -15,8 +15,8 @@ from contract.diagnoses import CLASS_CODES, cancer_probability
 from contract.schema import BundleFiles, ModelLayers, ThresholdReport
 from training.data.ingest import load_dataset
 from training.data.pipeline import load_images
-from training.errors import IngestError
-from training.evaluation.flips import averaged_over_flips
+from training.errors import IngestError, TrainingError
+from training.evaluation.flips import FLIP_VIEWS, averaged_over_flips
 from training.evaluation.metrics import (
     bootstrap_intervals,
     differential_metrics,
@@ -130,6 +130,11 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
     candidate alike and is never a reported result). `flips` other than "none" averages each image's
     probabilities over its mirrored copies (FLIP_VIEWS), to measure what test-time flips would bring.
     """
+    if flips not in FLIP_VIEWS:
+        raise TrainingError(f"unknown test-time flips {flips!r}; choose one of {sorted(FLIP_VIEWS)}")
+    if out_dir.resolve() == model_dir.resolve():
+        raise TrainingError(f"{out_dir} is the bundle itself: evaluate writes its report elsewhere "
+                            "(`training reevaluate` rescores a bundle in place)")
     contract = read_contract(model_dir)
     table = load_dataset(data_dir, metadata, skip_missing=skip_missing)
     if split == "validation":
@@ -137,11 +142,14 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
     else:
         table, note, prevalence = restrict_to_test_split(table, model_dir)
     if flips != "none":
-        note += f"; probabilities averaged over test-time flips ({flips}), which the service does not run"
+        note += (f"; probabilities averaged over test-time flips ({flips}), which the service does not run, at "
+                 "thresholds and a calibration fitted without them")
     model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
     probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size),
                                           flips)
     evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir, contract), note, prevalence)
+    if flips != "none":
+        evaluation.metrics["test_time_flips"] = flips
     write_evaluation(evaluation, out_dir)
     return evaluation.metrics
 
