@@ -64,7 +64,11 @@ class TrainConfig:
     # within the ~0.02 epoch-to-epoch swing of validation PR-AUC, at ~1.3x the model's serving time (LiteRT)
     image_size: int = setting(192, "square model input side in pixels")
     limit: int | None = setting(None, "train on a stratified subset of about N images (quick runs)")
-    seed: int = setting(42, "seed of the split, the shuffling, the augmentation and the initial weights")
+    seed: int = setting(42, "seed of the shuffling, the augmentation, the initial weights and (unless "
+                            "--split-seed) the lesion split")
+    # separate so that runs of several seeds can be compared on one validation split: a new --seed alone would
+    # also draw new validation (and test) images
+    split_seed: int | None = setting(None, "seed of the lesion split and of --limit's subset (default: --seed)")
     batch_size: int = setting(32, "images per training step")
     class_weight_power: float = setting(0.5, "loss weight of each diagnosis: (n / (K * n_class)) ** power; "
                                              "1 balances the diagnoses, 0 leaves them unweighted",
@@ -117,6 +121,11 @@ class TrainConfig:
         for name in free:
             values.pop(name)
         return values
+
+    @property
+    def data_seed(self) -> int:
+        """The seed that chooses the images: the split (and --limit's subset)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def recipe(self) -> dict[str, object]:
         """The settings that define the model (paths excluded), for the contract and for resume checks."""

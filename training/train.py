@@ -81,8 +81,8 @@ def finish(config: TrainConfig, model: keras.Model, table: pd.DataFrame, images:
 
 def prepare_table(config: TrainConfig) -> pd.DataFrame:
     table = load_dataset(config.data_dir, config.metadata, skip_missing=config.skip_missing)
-    table = stratified_subset(table, config.limit, config.seed)
-    table["split"] = assign_splits(table, config.seed)
+    table = stratified_subset(table, config.limit, config.data_seed)
+    table["split"] = assign_splits(table, config.data_seed)
     check_no_leakage(table)
     counts = table.groupby(["split", "dx"]).size().unstack(fill_value=0)
     print(f"{len(table)} images, {table['lesion_id'].nunique()} lesions\n{counts}")

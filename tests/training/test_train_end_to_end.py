@@ -100,6 +100,20 @@ def test_evaluate_with_flips_says_so_and_never_writes_into_the_bundle(trained, h
     assert (trained / BundleFiles.METRICS).read_bytes() == before
 
 
+def test_a_split_seed_keeps_the_split_while_the_seed_changes(ham10000_dir):
+    from training.config import TrainConfig
+    from training.train import prepare_table
+
+    def split_of(**seeds) -> pd.Series:
+        config = TrainConfig(data_dir=ham10000_dir, output_dir=ham10000_dir, limit=300, **seeds)
+        return prepare_table(config).set_index("image_id")["split"].sort_index()
+
+    shipped = split_of(seed=42)
+    assert split_of(seed=7, split_seed=42).equals(shipped), "another training seed, the same images in each split"
+    assert not split_of(seed=7).equals(shipped), "without --split-seed, --seed draws the split too"
+    assert split_of(seed=42, split_seed=7).equals(split_of(seed=7))
+
+
 def test_rerunning_resumes_from_finished_phases(trained, ham10000_dir, capsys):
     assert main(["train", "--data-dir", str(ham10000_dir), "--output-dir", str(trained), *TINY_RUN]) == 0
     out = capsys.readouterr().out
