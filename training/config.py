@@ -109,11 +109,13 @@ class TrainConfig:
 
         Epoch counts and patience may change on resume; calibration, the version and the paths only
         touch the export, which reruns from the finished checkpoints. Under the cosine schedule the
-        fine-tuning length sets every epoch's learning rate, so there it is bound too.
+        fine-tuning length sets every epoch's learning rate, so there it is bound too. The split seed is left
+        to the checkpoints' split.csv, which binds the images and splits themselves (fit.bind_split), so that
+        folders from before the setting existed still resume.
         """
         values = self.recipe()
         free = ["epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
-                "calibrate", "model_version", "skip_missing", "explanation_layer"]
+                "calibrate", "model_version", "skip_missing", "explanation_layer", "split_seed"]
         if self.learning_rate_schedule == "cosine":
             free.remove("epochs_finetune")
         else:  # plateau is what every run before the setting existed did: their checkpoints still resume

@@ -54,6 +54,13 @@ def test_checkpoints_from_before_the_schedule_setting_still_resume_and_a_cosine_
     assert cosine.resume_key()["learning_rate_schedule"] == "cosine"
 
 
+def test_the_split_seed_is_bound_by_the_split_itself_not_the_recipe():
+    # older folders' recipe.json lacks split_seed; the split it chose is bound by split.csv (bind_split)
+    assert "split_seed" not in dataclasses.replace(RECIPE, split_seed=7).resume_key()
+    assert dataclasses.replace(RECIPE, split_seed=7).resume_key() == RECIPE.resume_key()
+    assert dataclasses.replace(RECIPE, seed=7).resume_key() != RECIPE.resume_key(), "the training seed stays bound"
+
+
 class _CrashAfterFirstEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         raise KeyboardInterrupt("the machine went away")
