@@ -22,6 +22,12 @@ _TYPES = {"Path": Path, "int": int, "float": float, "str": str}
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each flag's default, and keeps the description's line breaks."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # a help that names its default in words ("default: --seed") would otherwise also get "(default: None)"
+        if action.help and "(default:" in action.help:
+            return action.help
+        return super()._get_help_string(action)
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "".join(indent + line for line in text.splitlines(keepends=True))
 

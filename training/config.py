@@ -109,20 +109,19 @@ class TrainConfig:
 
         Epoch counts and patience may change on resume; calibration, the version and the paths only
         touch the export, which reruns from the finished checkpoints. Under the cosine schedule the
-        fine-tuning length sets every epoch's learning rate, so there it is bound too. The split seed is left
-        to the checkpoints' split.csv, which binds the images and splits themselves (fit.bind_split), so that
-        folders from before the setting existed still resume.
+        fine-tuning length sets every epoch's learning rate, so there it is bound too. The split seed is bound
+        only where it differs from the seed (implied_split_seed_left_out).
         """
         values = self.recipe()
         free = ["epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
-                "calibrate", "model_version", "skip_missing", "explanation_layer", "split_seed"]
+                "calibrate", "model_version", "skip_missing", "explanation_layer"]
         if self.learning_rate_schedule == "cosine":
             free.remove("epochs_finetune")
         else:  # plateau is what every run before the setting existed did: their checkpoints still resume
             free.append("learning_rate_schedule")
         for name in free:
             values.pop(name)
-        return values
+        return implied_split_seed_left_out(values)
 
     @property
     def data_seed(self) -> int:
@@ -135,6 +134,19 @@ class TrainConfig:
         for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir"):
             values.pop(path_field)
         return values
+
+
+def implied_split_seed_left_out(key: dict[str, object]) -> dict[str, object]:
+    """A resume key without its split seed where that seed is implied: unset, or equal to the seed.
+
+    Folders from before the setting existed have no split seed in their recipe.json, and folders written while
+    the key always held it have null (or the seed itself) there: all of them drew the split from the seed, and
+    compare equal to a run that does. A split seed that differs from the seed stays bound, so resuming an older
+    folder with another split is refused here, also where the folder predates its own split.csv.
+    """
+    if key.get("split_seed") in (None, key.get("seed")):
+        return {name: value for name, value in key.items() if name != "split_seed"}
+    return key
 
 
 def cli_fields() -> list[dataclasses.Field]:

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from contract.bundle import write_atomically, write_bytes_atomically, write_json_atomically
 from contract.diagnoses import cancerous_mask
-from training.config import PLATEAU_FACTOR, TrainConfig
+from training.config import PLATEAU_FACTOR, TrainConfig, implied_split_seed_left_out
 from training.data import pipeline
 from training.errors import RecipeMismatch
 from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
@@ -64,7 +64,7 @@ def prepare_checkpoints(config: TrainConfig) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     recipe_file = folder / "recipe.json"
     recipe = json.loads(json.dumps(config.resume_key(), default=str))
-    if recipe_file.exists() and json.loads(recipe_file.read_text()) != recipe:
+    if recipe_file.exists() and implied_split_seed_left_out(json.loads(recipe_file.read_text())) != recipe:
         raise RecipeMismatch(f"{folder} holds checkpoints of a different recipe; delete it or pass "
                              "--checkpoint-dir to start a new run")
     write_json_atomically(recipe_file, recipe)

@@ -25,6 +25,13 @@ def test_every_recipe_field_is_a_flag_with_help_and_its_default(capsys):
             assert f"(default: {item.default})" in text, item.name
 
 
+def test_a_help_that_names_its_default_in_words_gets_no_second_default(capsys):
+    text = " ".join(_train_help(capsys).split())
+    for words in ("(default: --seed)", "(default: <output-dir>.checkpoints)"):
+        assert words in text
+        assert f"{words} (default: None)" not in text
+
+
 def test_parsed_defaults_build_the_config_defaults():
     args = build_parser().parse_args(["train", "--data-dir", "d", "--output-dir", "o"])
     parsed = TrainConfig(**{item.name: getattr(args, item.name) for item in cli_fields()})

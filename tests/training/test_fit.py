@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import keras
@@ -12,11 +13,13 @@ from training.config import TrainConfig
 from training.errors import RecipeMismatch
 from training.fit import (
     MONITOR,
+    SPLIT_FILE,
     AtomicModelCheckpoint,
     ResumedEarlyStopping,
     bind_split,
     cosine_learning_rate,
     learning_rate_callback,
+    prepare_checkpoints,
     replay_plateau,
 )
 
@@ -54,11 +57,39 @@ def test_checkpoints_from_before_the_schedule_setting_still_resume_and_a_cosine_
     assert cosine.resume_key()["learning_rate_schedule"] == "cosine"
 
 
-def test_the_split_seed_is_bound_by_the_split_itself_not_the_recipe():
-    # older folders' recipe.json lacks split_seed; the split it chose is bound by split.csv (bind_split)
-    assert "split_seed" not in dataclasses.replace(RECIPE, split_seed=7).resume_key()
-    assert dataclasses.replace(RECIPE, split_seed=7).resume_key() == RECIPE.resume_key()
+def test_the_split_seed_is_bound_only_where_it_differs_from_the_seed():
+    assert "split_seed" not in RECIPE.resume_key(), "older folders' recipe.json lacks the field"
+    assert dataclasses.replace(RECIPE, split_seed=RECIPE.seed).resume_key() == RECIPE.resume_key()
+    assert dataclasses.replace(RECIPE, split_seed=7).resume_key()["split_seed"] == 7
     assert dataclasses.replace(RECIPE, seed=7).resume_key() != RECIPE.resume_key(), "the training seed stays bound"
+
+
+@pytest.mark.parametrize(("stored_split_seed", "seed", "split_seed"), [
+    ("absent", 42, None),  # a folder from before the setting
+    (None, 42, None),  # written while the key always held it
+    (42, 42, None),
+    (42, 7, 42),  # another training seed on the shipped split
+])
+def test_folders_that_drew_the_same_split_resume(tmp_path, stored_split_seed, seed, split_seed):
+    config = dataclasses.replace(RECIPE, seed=seed, split_seed=split_seed, checkpoint_dir=tmp_path)
+    _store_recipe(tmp_path, config, stored_split_seed)
+    assert prepare_checkpoints(config) == tmp_path
+
+
+@pytest.mark.parametrize(("stored_split_seed", "split_seed"), [("absent", 7), (None, 7), (7, None), (7, 8)])
+def test_resuming_with_another_split_is_refused_even_without_a_split_file(tmp_path, stored_split_seed, split_seed):
+    config = dataclasses.replace(RECIPE, split_seed=split_seed, checkpoint_dir=tmp_path)
+    _store_recipe(tmp_path, config, stored_split_seed)
+    assert not (tmp_path / SPLIT_FILE).exists(), "only the recipe can tell here"
+    with pytest.raises(RecipeMismatch):
+        prepare_checkpoints(config)
+
+
+def _store_recipe(folder: Path, config: TrainConfig, split_seed: object) -> None:
+    stored = json.loads(json.dumps(dataclasses.replace(config, split_seed=None).resume_key(), default=str))
+    if split_seed != "absent":
+        stored["split_seed"] = split_seed
+    (folder / "recipe.json").write_text(json.dumps(stored))
 
 
 class _CrashAfterFirstEpoch(keras.callbacks.Callback):
