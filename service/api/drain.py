@@ -44,7 +44,17 @@ async def drain(receive: Receive) -> bool:
     return False
 
 
+# More digits than any byte cap has: such a length is "too large" without parsing it (int() refuses thousands of digits)
+_LONGEST_LENGTH = 18
+
+
 def declared_length(scope: Scope) -> int | None:
-    """The request's Content-Length, or None when absent or not a plain number."""
+    """The request's Content-Length, or None when absent or not a plain number of ASCII digits.
+
+    uvicorn refuses a malformed Content-Length before the app runs, but these middleware must not depend on
+    the server in front of them: latin-1 digits such as "²" pass str.isdigit() and fail int().
+    """
     text = (header(scope, "content-length") or "").strip()
-    return int(text) if text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= _LONGEST_LENGTH else 10**_LONGEST_LENGTH
