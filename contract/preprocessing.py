@@ -24,9 +24,16 @@ DEFAULT_MAX_PIXELS = 40_000_000  # ~ a 7300 x 5500 photo; far above any dermatos
 MIN_SIDE = 8
 RESAMPLING = Image.Resampling.BILINEAR  # PIL's bilinear filter antialiases when downscaling
 _ALPHA_BACKGROUND = (255, 255, 255)
+# max_pixels is sized for 8-bit images. Decoding costs more per pixel when to_rgb composites alpha over a full-size
+# background (about 4x) or rescales 16/32-bit data through float64 arrays (about 6x): such images get fewer pixels.
+_DECODE_COST = {mode: 4 for mode in ("RGBA", "LA", "PA", "RGBa", "La")} | {
+    mode: 6 for mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")}
 # A display copy that decodes at most this much larger than asked for is kept as it is: resampling it would
 # cost more than drawing and encoding its extra pixels (a 600x450 JPEG decodes at 300x225 for a 192 px model).
 DISPLAY_SLACK = 1.25
+# A progressive JPEG is decoded in one full pass over the coefficients per scan (SOS marker), and a scan can cost as
+# little as a dozen bytes: a 1 MB file of repeated scans takes minutes. Real encoders write about 10 per image.
+MAX_JPEG_SCANS = 256
 
 # Our own limit (max_pixels) is what refuses bombs, with a message naming it; Pillow's warning for images
 # between its two limits is noise. Pillow's globals are never changed: decoding runs in several threads.
@@ -68,12 +75,17 @@ def _open_checked(data: bytes, max_pixels: int,
             f"image format {image.format!r} is not accepted; send one of {sorted(ACCEPTED_FORMATS)}"
         )
     width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+    cost = 4 if image.mode == "P" and "transparency" in image.info else _DECODE_COST.get(image.mode, 1)
+    if width * height * cost > max_pixels:
+        scaled = f" for a {image.mode} image (1/{cost} of the limit for 8-bit images)" if cost > 1 else ""
+        raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is "
+                            f"{max_pixels // cost}{scaled}")
     if min(width, height) < MIN_SIDE:
         raise InvalidImage(f"image is {width}x{height}; each side must be at least {MIN_SIDE} pixels")
     if min_size is not None and image.format in ("JPEG", "MPO"):  # phones often save MPO (JPEG + depth)
         image.draft(image.mode, (min_size, min_size))  # the bomb check above saw the full size
+    if image.format in ("JPEG", "MPO") and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+        raise InvalidImage(f"the JPEG has {scans} scans; at most {MAX_JPEG_SCANS} are decoded")
     try:
         image.load()  # decode now, so truncation surfaces here and not mid-inference
     except Image.DecompressionBombError as error:

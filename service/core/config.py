@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10 * MiB, ge=1024, le=512 * MiB, description=(
         'Largest accepted upload, per file.'))
     max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=64, le=500_000_000, description=(
-        'Largest decoded image (width × height); guards against decompression bombs.'))
+        'Largest decoded image (width × height) for 8-bit images; transparent images may have a quarter of it and '
+        '16/32-bit ones a sixth, whose decoding takes that much more memory per pixel. Guards against '
+        'decompression bombs.'))
     max_batch_files: int = Field(16, ge=1, le=256, description=(
         'Most files in one `/predict/batch` call.'))
 

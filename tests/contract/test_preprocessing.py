@@ -64,6 +64,16 @@ def test_truncated_jpeg_is_invalid():
         preprocess_image(data[: len(data) // 2], 32)
 
 
+def test_a_jpeg_of_repeated_scans_is_refused_before_decoding():
+    """Each progressive scan is a full pass over the coefficients: 20 000 repeats of a 14-byte scan took 8 s."""
+    data = encode(Image.new("RGB", (512, 512), (180, 120, 100)), "JPEG", progressive=True)
+    start = data.rindex(b"\xff\xda")  # the last scan, repeated before EOI
+    bomb = data[:-2] + data[start:-2] * 300 + data[-2:]
+    with pytest.raises(InvalidImage, match="scans"):
+        preprocess_image(bomb, 32)
+    preprocess_image(data, 32)  # an ordinary progressive JPEG (about 10 scans) still decodes
+
+
 def test_unsupported_format_is_named():
     with pytest.raises(UnsupportedImageFormat, match="'ICO'"):
         preprocess_image(encode(Image.new("RGB", (32, 32)), "ICO"), 32)
@@ -167,3 +177,10 @@ def test_a_jpeg_that_decodes_within_the_slack_is_drawn_on_as_decoded():
     data = encode(Image.new("RGB", (640, 480), (120, 80, 60)), "JPEG")
     assert prepare_image(data, 192, display_side=256).display.shape == (240, 320, 3)
     assert prepare_image(data, 192, display_side=200).display.shape == (150, 200, 3), "beyond the slack: shrunk"
+
+
+@pytest.mark.parametrize("image", [Image.new("I;16", (3000, 3000), 40000), Image.new("RGBA", (4000, 4000))])
+def test_costlier_modes_get_fewer_pixels(image):
+    """A 90 KB 16-bit PNG of 6300x6300 took ~830 MiB to decode (float64 rescale); RGBA ~600 MiB (compositing)."""
+    with pytest.raises(ImageTooLarge, match=f"for a {image.mode} image"):
+        preprocess_image(encode(image, "PNG"), 32, max_pixels=40_000_000)

@@ -77,15 +77,23 @@ def pcx() -> bytes:
     return encode(gradient(), "PCX")
 
 
-def declared_bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A tiny PNG whose header declares width x height pixels (a decompression bomb's calling card)."""
+def declared_bomb_png(width: int = 100_000, height: int = 100_000, bit_depth: int = 8, colour_type: int = 2) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (a decompression bomb's calling card); colour type
+    2 is RGB, 0 greyscale (with bit depth 16: a 16-bit image)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + body
+
+
+def repeated_scans_jpeg(repeats: int = 300) -> bytes:
+    """A progressive JPEG whose last scan is repeated: every scan is another full decoding pass."""
+    data = encode(gradient(256, 256), "JPEG", progressive=True)
+    last_scan = data.rindex(b"\xff\xda")
+    return data[:-2] + data[last_scan:-2] * repeats + data[-2:]  # the repeats go before the end-of-image marker
 
 
 def sliver_png() -> bytes:

@@ -123,9 +123,13 @@ def test_exif_orientation_is_applied(served):
         (images.ico(), 415, "unsupported-image-format"),
         (images.pcx(), 415, "unsupported-image-format"),
         (images.declared_bomb_png(), 413, "image-too-large"),
+        # 6000x6000 is under the 40 Mpx limit for 8-bit images, but a 16-bit one costs ~6x the memory to convert
+        (images.declared_bomb_png(6000, 6000, bit_depth=16, colour_type=0), 413, "image-too-large"),
+        (images.repeated_scans_jpeg(), 422, "invalid-image"),
         (images.sliver_png(), 422, "invalid-image"),
     ],
-    ids=["empty", "text", "truncated-jpeg", "ico", "pcx", "pixel-bomb", "absurd-aspect"],
+    ids=["empty", "text", "truncated-jpeg", "ico", "pcx", "pixel-bomb", "16-bit-pixel-bomb", "scan-bomb",
+         "absurd-aspect"],
 )
 def test_bad_images_get_a_clear_problem(served, data, status, slug):
     response = served.client.post("/predict", files=upload(data))
