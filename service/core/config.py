@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     inference_threads: int = Field(2, ge=1, le=64, description=(
         'LiteRT threads per inference.'))
     inference_concurrency: int = Field(2, ge=1, le=32, description=(
-        'Images decoded and inferred at the same time (one LiteRT interpreter each).'))
+        'Images decoded at the same time, and model calls at the same time (one LiteRT interpreter each); '
+        'single images that wait for the model together share a call.'))
     max_inflight_requests: int = Field(32, ge=1, le=4096, description=(
         'Model requests admitted at once; beyond it a request gets 503 `overloaded` with `Retry-After: 1`.'))
     max_inflight_bytes: int = Field(192 * MiB, ge=1 * MiB, le=64 * 1024 * MiB, description=(

@@ -1,8 +1,9 @@
 """The data plane: bytes -> shared preprocessing -> engine -> assessment (+ explanation overlay).
 
-Each request takes one ready snapshot of the model and does its CPU work in a single worker-thread call
-behind one capacity limiter, which bounds both CPU contention and the memory held by decoded images;
-the event loop only awaits.
+Each request takes one ready snapshot of the model and does its CPU work in worker threads; the event loop only
+awaits. Decoding runs behind one capacity limiter, which bounds both CPU contention and the memory held by decoded
+images. A single image then waits for a model lane, and the images waiting together share one model call
+(coalescer.py); batches, pixels and explanations make their own calls in the decoding worker.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from contract.schema import ExplanationSpec
 from service.core.config import Settings
 from service.core.metrics import ServiceMetrics
 from service.errors import OutOfDistribution
+from service.inference.coalescer import Coalescer
 from service.inference.decision import DecisionPolicy, ThresholdSource, Verdict
+from service.inference.engine import MAX_CALL_BATCH
 from service.inference.heatmap import MapSummary, OverlayFormat, draw_overlay, summarise
 from service.inference.input_check import InputWarning, WarningCode
 from service.inference.model import ModelIdentity, ReadyModel
@@ -70,16 +73,31 @@ class Explanation:
     heatmap_ms: float
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A decoded image and what its assessment needs, waiting for the model."""
+
+    ready: ReadyModel
+    policy: DecisionPolicy
+    image: PreparedImage
+    preprocess_ms: float
+
+
 class DataPlane:
     def __init__(self, settings: Settings, metrics: ServiceMetrics):
         self._max_pixels = settings.max_image_pixels
         self._refuse_foreign = settings.input_check == "refuse"
         self._metrics = metrics
         self._limiter = anyio.CapacityLimiter(settings.inference_concurrency)
+        # as many lanes as the engine has interpreters (INFERENCE_CONCURRENCY)
+        self._model_lanes: Coalescer[_Prepared, Assessment] = Coalescer(settings.inference_concurrency,
+                                                                        MAX_CALL_BATCH)
 
     async def assess(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
         """Classify one image; bad bytes raise contract.errors.InvalidImage (or a subclass)."""
-        return await self._in_worker(self._assess_one, ready, policy, data)
+        image, preprocess_ms = await self._in_worker(self._prepare, ready, data)
+        prepared = _Prepared(ready, policy, image, preprocess_ms)
+        return await self._model_lanes.run(ready.bundle.engine, prepared, self._assess_waiting)
 
     async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
                       overlay_format: OverlayFormat) -> Explanation:
@@ -103,13 +121,14 @@ class DataPlane:
     async def _in_worker(self, function, *args):
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
-    def _assess_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
-        image, preprocess_ms = self._prepare(ready, data)
+    def _assess_waiting(self, waiting: list[_Prepared]) -> list[Assessment | Exception]:
+        """One model call for images that waited together (one engine: the coalescer's key)."""
+        ready = waiting[0].ready
         started = time.perf_counter()
-        forward = ready.bundle.engine.predict(image.pixels[None].astype(np.float32))
+        forward = ready.bundle.engine.predict(np.stack([entry.image.pixels for entry in waiting]).astype(np.float32))
         inference_ms = self._observe_inference(ready, started)
-        return self._assessment(ready, policy, image, forward.probabilities[0], forward.features[0], preprocess_ms,
-                                inference_ms)
+        return [self._assessment_or_refusal(entry, forward.probabilities[row], forward.features[row], inference_ms)
+                for row, entry in enumerate(waiting)]
 
     def _explain_one(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
                      overlay_format: OverlayFormat) -> Explanation:
@@ -151,26 +170,17 @@ class DataPlane:
 
     def _assess_prepared(self, ready: ReadyModel, policy: DecisionPolicy,
                          prepared: list[tuple[PreparedImage, float] | InvalidImage]) -> list[Assessment | Exception]:
-        good = [entry for entry in prepared if not isinstance(entry, InvalidImage)]
-        if not good:
-            return [entry for entry in prepared if isinstance(entry, InvalidImage)]
-        started = time.perf_counter()
-        forward = ready.bundle.engine.predict(np.stack([image.pixels for image, _ in good]).astype(np.float32))
-        inference_ms = self._observe_inference(ready, started)
-        results: list[Assessment | Exception] = []
-        row = 0
-        for entry in prepared:
-            if isinstance(entry, InvalidImage):
-                results.append(entry)
-                continue
-            image, preprocess_ms = entry
-            try:
-                results.append(self._assessment(ready, policy, image, forward.probabilities[row],
-                                                forward.features[row], preprocess_ms, inference_ms))
-            except OutOfDistribution as refused:
-                results.append(refused)
-            row += 1
-        return results
+        good = [_Prepared(ready, policy, *entry) for entry in prepared if not isinstance(entry, InvalidImage)]
+        assessed = iter(self._assess_waiting(good) if good else [])
+        return [entry if isinstance(entry, InvalidImage) else next(assessed) for entry in prepared]
+
+    def _assessment_or_refusal(self, entry: _Prepared, probabilities: np.ndarray, features: np.ndarray,
+                               inference_ms: float) -> Assessment | OutOfDistribution:
+        try:
+            return self._assessment(entry.ready, entry.policy, entry.image, probabilities, features,
+                                    entry.preprocess_ms, inference_ms)
+        except OutOfDistribution as refused:  # one refused image must not fail the others of its call
+            return refused
 
     def _prepare(self, ready: ReadyModel, data: bytes, display_side: int | None = None) -> tuple[PreparedImage, float]:
         started = time.perf_counter()

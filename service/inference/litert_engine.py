@@ -17,7 +17,7 @@ from ai_edge_litert.interpreter import Interpreter
 from contract.bundle import BundleError
 from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelContract
-from service.inference.engine import Explained, Forward, OutputShape
+from service.inference.engine import MAX_CALL_BATCH, Explained, Forward, OutputShape
 
 _EXPECTED = {
     Sig.PREDICT: ({Sig.IMAGES}, {Sig.PROBABILITIES, Sig.FEATURES}),
@@ -54,15 +54,17 @@ class LiteRTEngine:
         finally:
             self._pool.put(runners)
 
-    # Images go through one at a time, so each interpreter's memory stays sized for one image whatever the
-    # request's batch: a batched call is a little faster per image but holds every image's activations at
-    # once, for /predict/batch's 16 images in each of the pool's interpreters.
+    # At most MAX_CALL_BATCH images per invocation, so each interpreter's memory stays sized for that many
+    # whatever the request's batch (/predict/batch takes 16). The signature runner resizes its input to each
+    # call's batch (~0.25 ms a change, measured).
     def predict(self, images: np.ndarray) -> Forward:
         images = np.ascontiguousarray(images, dtype=np.float32)
         with self._borrowed() as runners:
-            outs = [runners.predict(**{Sig.IMAGES: images[i : i + 1]}) for i in range(len(images))]
+            outs = [runners.predict(**{Sig.IMAGES: images[i : i + MAX_CALL_BATCH]})
+                    for i in range(0, len(images), MAX_CALL_BATCH)]
         return self._shape.forward(_stack(outs, Sig.PROBABILITIES), _stack(outs, Sig.FEATURES), len(images))
 
+    # One image at a time: /gradcam explains one, and the backward pass holds far more activations per image.
     def explain(self, images: np.ndarray) -> Explained:
         images = np.ascontiguousarray(images, dtype=np.float32)
         with self._borrowed() as runners:

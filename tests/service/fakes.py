@@ -39,12 +39,15 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[np.ndarray] = []
         self.fail_with: Exception | None = None
+        self.hold: threading.Event | None = None  # while set to an unset event, every call waits for it
         self._lock = threading.Lock()
         self._shape = OutputShape(len(CLASS_CODES), FEATURES, GRID)
 
     def _record(self, images: np.ndarray) -> None:
         with self._lock:
             self.calls.append(images.copy())
+        if self.hold is not None:
+            self.hold.wait(10)
         if self.fail_with is not None:
             raise self.fail_with
 

@@ -129,7 +129,8 @@ def test_concurrent_requests_are_safe(litert_app):
     with ThreadPoolExecutor(max_workers=6) as pool:
         responses = list(pool.map(lambda d: litert_app.client.post("/predict", files=upload(d)), payloads))
     assert all(response.status_code == 200 for response in responses)
-    assert [response.json()["probability"] for response in responses] == sequential
+    # concurrent single images may share a model call (the coalescer): the same rows, to float rounding
+    np.testing.assert_allclose([response.json()["probability"] for response in responses], sequential, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,127 @@
+"""The coalescer: items that wait for a lane together share one call; a lone item never waits for company."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from service.inference.coalescer import Coalescer
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the coalescer's futures are asyncio's, as under uvicorn
+
+
+class GatedWork:
+    """Batch work that records each call and, while `gate` is closed, holds its caller's worker thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.started = threading.Event()
+
+    def __call__(self, items: list[int]) -> list[int | Exception]:
+        self.calls.append(list(items))
+        self.started.set()
+        self.gate.wait(5)
+        return [ValueError(f"odd {item}") if item % 2 else item * 10 for item in items]
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.anyio
+async def test_a_lone_item_runs_at_once_alone():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
+    assert await lanes.run("engine", 2, work) == 20
+    assert work.calls == [[2]]
+
+
+@pytest.mark.anyio
+async def test_items_that_wait_together_share_one_call_up_to_the_batch_limit():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=3)
+    work.gate.clear()
+    first = asyncio.create_task(lanes.run("engine", 0, work))
+    await _until(work.started.is_set)  # the only lane is busy with item 0
+    waiting = [asyncio.create_task(lanes.run("engine", item, work)) for item in (2, 4, 6, 8)]
+    await asyncio.sleep(0.05)
+    work.gate.set()
+    assert await first == 0 and [await task for task in waiting] == [20, 40, 60, 80]
+    assert work.calls == [[0], [2, 4, 6], [8]], "the waiting items in order, three to a call"
+
+
+@pytest.mark.anyio
+async def test_only_items_of_one_key_share_a_call():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
+    work.gate.clear()
+    first = asyncio.create_task(lanes.run("a", 0, work))
+    await _until(work.started.is_set)
+    waiting = [asyncio.create_task(lanes.run(key, item, work)) for key, item in (("b", 2), ("a", 4), ("b", 6))]
+    await asyncio.sleep(0.05)
+    work.gate.set()
+    await asyncio.gather(first, *waiting)
+    assert work.calls == [[0], [2, 6], [4]], "the oldest item's key first; the other key keeps its turn"
+
+
+@pytest.mark.anyio
+async def test_each_item_gets_its_own_error_and_a_failed_call_fails_all_of_its_items():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
+    with pytest.raises(ValueError, match="odd 3"):
+        await lanes.run("engine", 3, work)
+
+    def broken(items: list[int]) -> list[int]:
+        raise RuntimeError("the engine failed")
+
+    results = await asyncio.gather(*(lanes.run("engine", item, broken) for item in (2, 4)), return_exceptions=True)
+    assert [str(result) for result in results] == ["the engine failed"] * 2
+    assert await lanes.run("engine", 2, work) == 20, "a lane survives a failed call"
+
+
+@pytest.mark.anyio
+async def test_an_item_cancelled_while_waiting_is_never_run():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
+    work.gate.clear()
+    first = asyncio.create_task(lanes.run("engine", 0, work))
+    await _until(work.started.is_set)
+    gone, kept = (asyncio.create_task(lanes.run("engine", item, work)) for item in (2, 4))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    work.gate.set()
+    assert await first == 0 and await kept == 40
+    assert work.calls == [[0], [4]]
+
+
+@pytest.mark.anyio
+async def test_no_more_calls_run_at_once_than_there_are_lanes():
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def work(items: list[int]) -> list[int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        threading.Event().wait(0.02)
+        with lock:
+            running -= 1
+        return items
+
+    lanes = Coalescer(lanes=2, max_batch=1)
+    assert await asyncio.gather(*(lanes.run("engine", item, work) for item in range(8))) == list(range(8))
+    assert most == 2
+
+
+@pytest.mark.anyio
+async def test_an_item_that_arrives_as_the_last_lane_ends_is_still_run():
+    lanes = Coalescer(lanes=1, max_batch=4)
+    for item in range(200):  # each run ends its lane; the next starts one before the old task's done-callbacks run
+        async with asyncio.timeout(5):  # awaited in this task: wait_for's own task would give the callbacks time
+            assert await lanes.run("engine", item, lambda items: items) == item
