@@ -1,8 +1,8 @@
 """Admission control: a bound on the model requests in the building at once, by count and by bytes.
 
-The inference limiter bounds the CPU work, but a request waiting for it still holds its upload (in memory, or
-spooled to /tmp past 1 MiB). A bound on the count alone (MAX_INFLIGHT_REQUESTS) still lets a few large batches
-fill a container's /tmp or memory, so each request also reserves the bytes it may hold: its declared
+The decode limiter and the model lanes bound the CPU work, but a request waiting for them still holds its upload
+(in memory, or spooled to /tmp past 1 MiB). A bound on the count alone (MAX_INFLIGHT_REQUESTS) still lets a few
+large batches fill a container's /tmp or memory, so each request also reserves the bytes it may hold: its declared
 Content-Length (its path's cap when it declares none), or for /predict-url the URL download's limit. A /gradcam
 form usually carries its file; the download of one that names a URL instead (at most URL_MAX_BYTES, in memory,
 never in /tmp) is bounded by the request count, not reserved, so a burst of small /gradcam uploads is not shed.

@@ -9,12 +9,15 @@ per image on two cores), so when a lane frees up it takes every waiting item tha
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import anyio
+
+from service.errors import ModelNotReady
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -49,10 +52,16 @@ class Coalescer(Generic[Item, Result]):
         self._waiting.append(waiting)
         if self._active < self._lanes:
             self._active += 1
-            lane = loop.create_task(self._lane())
+            # its own context: a lane serves many requests, and must not run in (and log as) the one that started it
+            lane = loop.create_task(self._lane(), context=contextvars.Context())
             self._tasks.add(lane)
             lane.add_done_callback(self._tasks.discard)
         return await waiting.future  # cancelled with its request: the lane then skips it
+
+    @property
+    def waiting(self) -> int:
+        """Items waiting for a lane (cancelled ones included until a lane skips them)."""
+        return len(self._waiting)
 
     async def _lane(self) -> None:
         try:
@@ -60,6 +69,9 @@ class Coalescer(Generic[Item, Result]):
                 await self._call(batch)
         finally:
             self._active -= 1
+            if self._active == 0:  # only a cancelled lane (the loop shutting down) leaves items behind
+                _abandon(self._waiting)
+                self._waiting.clear()
 
     async def _call(self, batch: list[_Waiting[Item, Result]]) -> None:
         try:
@@ -67,9 +79,8 @@ class Coalescer(Generic[Item, Result]):
             outcomes = list(zip(batch, results, strict=True))
         except Exception as error:  # the call itself failed (the engine): so did every item in it
             outcomes = [(waiting, error) for waiting in batch]
-        except BaseException:  # cancelled (shutdown): nobody will answer these
-            for waiting in batch:
-                waiting.future.cancel()
+        except BaseException:  # cancelled (the loop shutting down): answer its items rather than leave them
+            _abandon(batch)
             raise
         for waiting, result in outcomes:
             _settle(waiting.future, result)
@@ -88,6 +99,11 @@ class Coalescer(Generic[Item, Result]):
                 kept.append(waiting)
         self._waiting = kept
         return batch
+
+
+def _abandon(items: Sequence[_Waiting]) -> None:
+    for waiting in items:
+        _settle(waiting.future, ModelNotReady("the service is shutting down"))
 
 
 def _settle(future: asyncio.Future, result: object) -> None:

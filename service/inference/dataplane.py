@@ -99,6 +99,11 @@ class DataPlane:
         prepared = _Prepared(ready, policy, image, preprocess_ms)
         return await self._model_lanes.run(ready.bundle.engine, prepared, self._assess_waiting)
 
+    @property
+    def images_waiting(self) -> int:
+        """Single images decoded and waiting for a model lane."""
+        return self._model_lanes.waiting
+
     async def explain(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes, target: ExplanationTarget,
                       overlay_format: OverlayFormat) -> Explanation:
         """Classify one image and draw the map of `target` over it, in its own aspect ratio."""

@@ -9,8 +9,9 @@ import numpy as np
 
 from service.errors import EngineFailure
 
-# The most images one model invocation takes: a batch costs less per image than the same images one at a time
-# (LiteRT, 2 cores: ~0.85x at 4), and each interpreter's memory grows with it (~6 MiB an image, Lite0 at 192 px).
+# The most images one LiteRT invocation takes (the Keras fallback runs a request's batch in one call): a batch
+# costs less per image than the same images one at a time (LiteRT, 2 cores: ~0.85x at 4), and each
+# interpreter's memory grows with it (~6 MiB an image, Lite0 at 192 px).
 MAX_CALL_BATCH = 4
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
 
+from service.errors import ModelNotReady
 from service.inference.coalescer import Coalescer
 
 
@@ -125,3 +127,36 @@ async def test_an_item_that_arrives_as_the_last_lane_ends_is_still_run():
     for item in range(200):  # each run ends its lane; the next starts one before the old task's done-callbacks run
         async with asyncio.timeout(5):  # awaited in this task: wait_for's own task would give the callbacks time
             assert await lanes.run("engine", item, lambda items: items) == item
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_lane_answers_its_items_and_the_waiting_ones_with_a_503():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=1)
+    work.gate.clear()
+    running = asyncio.create_task(lanes.run("engine", 0, work))
+    await _until(work.started.is_set)
+    waiting = asyncio.create_task(lanes.run("engine", 2, work))
+    await _until(lambda: lanes.waiting == 1)
+    for lane in list(lanes._tasks):  # what the event loop's teardown does to a lane
+        lane.cancel()
+    work.gate.set()
+    for task in (running, waiting):
+        with pytest.raises(ModelNotReady, match="shutting down"):
+            async with asyncio.timeout(5):
+                await task
+
+
+REQUEST = contextvars.ContextVar("request", default=None)
+
+
+@pytest.mark.anyio
+async def test_a_lane_does_not_run_in_the_context_of_the_request_that_started_it():
+    seen: list[object] = []
+
+    def work(items: list[int]) -> list[int]:
+        seen.append(REQUEST.get())
+        return items
+
+    REQUEST.set("request-a")
+    assert await Coalescer(lanes=1, max_batch=4).run("engine", 1, work) == 1
+    assert seen == [None], "a lane serves many requests: it must not log or trace as the first one"

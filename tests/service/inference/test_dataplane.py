@@ -40,7 +40,7 @@ def test_images_waiting_for_a_busy_model_share_one_call_and_each_gets_its_own_an
         first = pool.submit(post, levels[0])
         _until(lambda: len(engine.calls) == WARM_UP_CALLS + 1)  # the only lane holds the first image
         waiting = [pool.submit(post, level) for level in levels[1:]]
-        time.sleep(0.5)  # the others decode and queue for the lane
+        _until(lambda: running.client.app.state.dataplane.images_waiting == 3)  # decoded, queued for the lane
         engine.hold.set()
         answers = [first.result(), *(future.result() for future in waiting)]
     assert [len(call) for call in engine.calls[WARM_UP_CALLS:]] == [1, 3], "the three waiting images in one call"
