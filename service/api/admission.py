@@ -1,6 +1,6 @@
 """Admission control: a bound on the model requests in the building at once, by count and by bytes.
 
-The decode limiter and the model lanes bound the CPU work, but a request waiting for them still holds its upload
+The decode semaphore and the model lanes bound the CPU work, but a request waiting for them still holds its upload
 (in memory, or spooled to /tmp past 1 MiB). A bound on the count alone (MAX_INFLIGHT_REQUESTS) still lets a few
 large batches fill a container's /tmp or memory, so each request also reserves the bytes it may hold: its declared
 Content-Length (its path's cap when it declares none), or for /predict-url the URL download's limit. A /gradcam

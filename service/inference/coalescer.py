@@ -3,7 +3,8 @@
 Under load, several requests wait for a model lane at once. A batch of images in one LiteRT call costs less per
 image than the same images one call each (the weights are read once per call: a batch of 4 took ~0.85x the time
 per image on two cores), so when a lane frees up it takes every waiting item that can share its call, up to
-`max_batch`, instead of one. A lone request never waits for company: with a lane free it runs at once, alone.
+`max_batch`, instead of one. A lone request never waits for company: with a lane free and nothing queued it
+claims the lane and runs at once, alone, without the queue's extra thread hop.
 """
 
 from __future__ import annotations
@@ -51,12 +52,29 @@ class Coalescer(Generic[Item, Result]):
         waiting = _Waiting(key, item, work, loop.create_future())
         self._waiting.append(waiting)
         if self._active < self._lanes:
-            self._active += 1
-            # its own context: a lane serves many requests, and must not run in (and log as) the one that started it
-            lane = loop.create_task(self._lane(), context=contextvars.Context())
-            self._tasks.add(lane)
-            lane.add_done_callback(self._tasks.discard)
+            self._start_lane(loop)
         return await waiting.future  # cancelled with its request: the lane then skips it
+
+    def claim_idle_lane(self) -> bool:
+        """Take a lane for a call made outside the queue, when one is free and nothing waits; release it after.
+
+        A lone request can then decode and infer in one worker hop, as if there were no queue."""
+        if self._active < self._lanes and not self._waiting:
+            self._active += 1
+            return True
+        return False
+
+    def release_lane(self) -> None:
+        self._active -= 1
+        if self._waiting and self._active < self._lanes:  # items queued while the lane was claimed
+            self._start_lane(asyncio.get_running_loop())
+
+    def _start_lane(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._active += 1
+        # its own context: a lane serves many requests, and must not run in (and log as) the one that started it
+        lane = loop.create_task(self._lane(), context=contextvars.Context())
+        self._tasks.add(lane)
+        lane.add_done_callback(self._tasks.discard)
 
     @property
     def waiting(self) -> int:

@@ -1,15 +1,17 @@
 """The data plane: bytes -> shared preprocessing -> engine -> assessment (+ explanation overlay).
 
 Each request takes one ready snapshot of the model and does its CPU work in worker threads; the event loop only
-awaits. Decoding runs behind one capacity limiter, which bounds both CPU contention and the memory held by decoded
-images. A single image then waits for a model lane, and the images waiting together share one model call
-(coalescer.py); batches, pixels and explanations make their own calls in the decoding worker.
+awaits. Decoding runs behind one semaphore, which bounds both CPU contention and the memory held by decoded
+images. A single image that finds a model lane free and nobody waiting is classified in that same worker call;
+otherwise it waits for a lane, and the images waiting together share one model call (coalescer.py). Batches,
+pixels and explanations make their own calls in the decoding worker.
 """
 
 from __future__ import annotations
 
 import enum
 import struct
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,13 +90,20 @@ class DataPlane:
         self._max_pixels = settings.max_image_pixels
         self._refuse_foreign = settings.input_check == "refuse"
         self._metrics = metrics
-        self._limiter = anyio.CapacityLimiter(settings.inference_concurrency)
+        # Decoding is bounded inside the worker, not by how many workers run: a lone request decodes and infers
+        # in one worker call, and must not hold the bound through inference while queued requests wait to decode.
+        self._decoding = threading.BoundedSemaphore(settings.inference_concurrency)
         # as many lanes as the engine has interpreters (INFERENCE_CONCURRENCY)
         self._model_lanes: Coalescer[_Prepared, Assessment] = Coalescer(settings.inference_concurrency,
                                                                         MAX_CALL_BATCH)
 
     async def assess(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
         """Classify one image; bad bytes raise contract.errors.InvalidImage (or a subclass)."""
+        if self._model_lanes.claim_idle_lane():  # alone: decode and infer in one worker hop
+            try:
+                return await self._in_worker(self._assess_alone, ready, policy, data)
+            finally:
+                self._model_lanes.release_lane()
         image, preprocess_ms = await self._in_worker(self._prepare, ready, data)
         prepared = _Prepared(ready, policy, image, preprocess_ms)
         return await self._model_lanes.run(ready.bundle.engine, prepared, self._assess_waiting)
@@ -120,11 +129,18 @@ class DataPlane:
         return await self._in_worker(self._assess_arrays, ready, policy, list(images))
 
     async def offload(self, function, *args):
-        """Run CPU-bound transport work (parsing a large JSON body) in a worker, under the same limiter."""
+        """Run CPU-bound transport work (parsing a large JSON body) in a worker thread."""
         return await self._in_worker(function, *args)
 
     async def _in_worker(self, function, *args):
-        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(function, *args)
+
+    def _assess_alone(self, ready: ReadyModel, policy: DecisionPolicy, data: bytes) -> Assessment:
+        image, preprocess_ms = self._prepare(ready, data)
+        [result] = self._assess_waiting([_Prepared(ready, policy, image, preprocess_ms)])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def _assess_waiting(self, waiting: list[_Prepared]) -> list[Assessment | Exception]:
         """One model call for images that waited together (one engine: the coalescer's key)."""
@@ -188,16 +204,17 @@ class DataPlane:
             return refused
 
     def _prepare(self, ready: ReadyModel, data: bytes, display_side: int | None = None) -> tuple[PreparedImage, float]:
-        started = time.perf_counter()
         size = ready.bundle.contract.input.image_size
-        try:
-            image = prepare_image(data, size, self._max_pixels, display_side)
-        except InvalidImage:
-            raise
-        except _DECODER_FAULTS as error:
-            # Pillow's plugins raise a zoo of errors on hostile bytes (e.g. corrupt EXIF): still bad input.
-            raise InvalidImage(f"the image could not be decoded ({type(error).__name__})") from error
-        return image, _ms_since(started)
+        with self._decoding:  # bounds the CPU and the memory of full-size decodes (INFERENCE_CONCURRENCY)
+            started = time.perf_counter()
+            try:
+                image = prepare_image(data, size, self._max_pixels, display_side)
+            except InvalidImage:
+                raise
+            except _DECODER_FAULTS as error:
+                # Pillow's plugins raise a zoo of errors on hostile bytes (e.g. corrupt EXIF): still bad input.
+                raise InvalidImage(f"the image could not be decoded ({type(error).__name__})") from error
+            return image, _ms_since(started)
 
     def _observe_inference(self, ready: ReadyModel, started: float) -> float:
         elapsed = _ms_since(started)

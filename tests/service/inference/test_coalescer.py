@@ -160,3 +160,19 @@ async def test_a_lane_does_not_run_in_the_context_of_the_request_that_started_it
     REQUEST.set("request-a")
     assert await Coalescer(lanes=1, max_batch=4).run("engine", 1, work) == 1
     assert seen == [None], "a lane serves many requests: it must not log or trace as the first one"
+
+
+@pytest.mark.anyio
+async def test_a_lane_is_claimed_only_when_free_with_nothing_queued_and_its_release_serves_the_queue():
+    work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
+    assert lanes.claim_idle_lane()
+    assert not lanes.claim_idle_lane(), "the only lane is taken"
+    queued = asyncio.create_task(lanes.run("engine", 2, work))
+    await _until(lambda: lanes.waiting == 1)
+    assert not work.calls, "no lane free: the item waits"
+    lanes.release_lane()
+    async with asyncio.timeout(5):
+        assert await queued == 20
+    assert work.calls == [[2]]
+    assert lanes.claim_idle_lane(), "free again once the queue is served"
+    lanes.release_lane()
