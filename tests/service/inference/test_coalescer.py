@@ -40,6 +40,21 @@ async def _until(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
+async def _occupy_the_only_lane(lanes: Coalescer, work: GatedWork, key: str = "engine") -> asyncio.Task:
+    """Item 0 of `key`, running in the lane and held there until work.gate is set."""
+    work.gate.clear()
+    first = asyncio.create_task(lanes.run(key, 0, work))
+    await _until(work.started.is_set)
+    return first
+
+
+async def _queue(lanes: Coalescer, work: GatedWork, entries: list[tuple[str, int]]) -> list[asyncio.Task]:
+    """Items that wait for the lane, in order; returns once all of them wait."""
+    tasks = [asyncio.create_task(lanes.run(key, item, work)) for key, item in entries]
+    await _until(lambda: lanes.waiting == len(entries))
+    return tasks
+
+
 @pytest.mark.anyio
 async def test_a_lone_item_runs_at_once_alone():
     work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
@@ -50,11 +65,8 @@ async def test_a_lone_item_runs_at_once_alone():
 @pytest.mark.anyio
 async def test_items_that_wait_together_share_one_call_up_to_the_batch_limit():
     work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=3)
-    work.gate.clear()
-    first = asyncio.create_task(lanes.run("engine", 0, work))
-    await _until(work.started.is_set)  # the only lane is busy with item 0
-    waiting = [asyncio.create_task(lanes.run("engine", item, work)) for item in (2, 4, 6, 8)]
-    await asyncio.sleep(0.05)
+    first = await _occupy_the_only_lane(lanes, work)
+    waiting = await _queue(lanes, work, [("engine", item) for item in (2, 4, 6, 8)])
     work.gate.set()
     assert await first == 0 and [await task for task in waiting] == [20, 40, 60, 80]
     assert work.calls == [[0], [2, 4, 6], [8]], "the waiting items in order, three to a call"
@@ -63,11 +75,8 @@ async def test_items_that_wait_together_share_one_call_up_to_the_batch_limit():
 @pytest.mark.anyio
 async def test_only_items_of_one_key_share_a_call():
     work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
-    work.gate.clear()
-    first = asyncio.create_task(lanes.run("a", 0, work))
-    await _until(work.started.is_set)
-    waiting = [asyncio.create_task(lanes.run(key, item, work)) for key, item in (("b", 2), ("a", 4), ("b", 6))]
-    await asyncio.sleep(0.05)
+    first = await _occupy_the_only_lane(lanes, work, key="a")
+    waiting = await _queue(lanes, work, [("b", 2), ("a", 4), ("b", 6)])
     work.gate.set()
     await asyncio.gather(first, *waiting)
     assert work.calls == [[0], [2, 6], [4]], "the oldest item's key first; the other key keeps its turn"
@@ -90,11 +99,8 @@ async def test_each_item_gets_its_own_error_and_a_failed_call_fails_all_of_its_i
 @pytest.mark.anyio
 async def test_an_item_cancelled_while_waiting_is_never_run():
     work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=4)
-    work.gate.clear()
-    first = asyncio.create_task(lanes.run("engine", 0, work))
-    await _until(work.started.is_set)
-    gone, kept = (asyncio.create_task(lanes.run("engine", item, work)) for item in (2, 4))
-    await asyncio.sleep(0.05)
+    first = await _occupy_the_only_lane(lanes, work)
+    gone, kept = await _queue(lanes, work, [("engine", 2), ("engine", 4)])
     gone.cancel()
     work.gate.set()
     assert await first == 0 and await kept == 40
@@ -132,11 +138,8 @@ async def test_an_item_that_arrives_as_the_last_lane_ends_is_still_run():
 @pytest.mark.anyio
 async def test_a_cancelled_lane_answers_its_items_and_the_waiting_ones_with_a_503():
     work, lanes = GatedWork(), Coalescer(lanes=1, max_batch=1)
-    work.gate.clear()
-    running = asyncio.create_task(lanes.run("engine", 0, work))
-    await _until(work.started.is_set)
-    waiting = asyncio.create_task(lanes.run("engine", 2, work))
-    await _until(lambda: lanes.waiting == 1)
+    running = await _occupy_the_only_lane(lanes, work)
+    [waiting] = await _queue(lanes, work, [("engine", 2)])
     for lane in list(lanes._tasks):  # what the event loop's teardown does to a lane
         lane.cancel()
     work.gate.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,12 +10,11 @@ from PIL import Image
 
 from tests.service.fakes import WARM_UP_CALLS
 from tests.service.harness import serving, upload
+from tests.service.sample_images import encode
 
 
 def _grey_png(level: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 64), (level, level, level)).save(buffer, "PNG")
-    return buffer.getvalue()
+    return encode(Image.new("RGB", (64, 64), (level, level, level)), "PNG")
 
 
 def _until(condition, timeout_s: float = 10.0) -> None:
