@@ -330,11 +330,12 @@ class Server:
 
 @contextmanager
 def running_server(model_dir: Path, log_path: Path, *, wait_ready: bool = True, ready_timeout_s: float = 180.0,
-                   **settings: str) -> Iterator[Server]:
-    """`python -m uvicorn service.main:app` on a free loopback port for the length of the block."""
+                   app: str = "service.main:app", **settings: str) -> Iterator[Server]:
+    """`python -m uvicorn service.main:app` (or another `app`) on a free loopback port for the length of the
+    block."""
     port = free_port()
     env = clean_environment({"MODEL_DIR": str(model_dir), "LOG_LEVEL": "WARNING", **settings})
-    command = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                "--no-access-log"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:

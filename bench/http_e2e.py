@@ -6,10 +6,14 @@
 
 Every level is bounded by a request count and a time limit. The load generator shares the two cores
 with the server, so the server's own numbers are somewhat better than these.
-Goals (2 cores): /predict p50 at one client <= 1.5x raw LiteRT inference (rounds of both interleaved in one
-run); /predict throughput at the best concurrency level >= 10x the seed's model.predict per image (rounds of both
-interleaved; the seed runs in this process, which loads TensorFlow); /gradcam p50 <= 1.5x /predict p50 at one
-client; 0 errors.
+Goals (2 cores):
+- /predict p50 at one client <= 1.5x raw LiteRT inference (rounds of both interleaved in one run). Each round
+  also times what lies beneath /predict: decoding the image, and a bare FastAPI upload endpoint
+  (bench/floor_app.py) served the same way. Their sum with raw LiteRT is the floor: the best ratio this machine
+  and client allow.
+- /predict throughput at the best concurrency level >= 10x the seed's model.predict per image (rounds of both
+  interleaved; the seed runs in this process, which loads TensorFlow).
+- /gradcam p50 <= 1.5x /predict p50 at one client; 0 errors.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench import floor_app
 from bench.common import (
     RssSampler,
     choose_bundle,
@@ -42,7 +47,7 @@ from bench.common import (
     time_calls,
     write_json,
 )
-from contract.preprocessing import preprocess_image
+from contract.preprocessing import prepare_image, preprocess_image
 from contract.schema import BundleFiles
 from contract.schema import LiteRTSignature as Sig
 
@@ -144,20 +149,43 @@ class EndpointPoster:
             self.failures += 1
 
 
-def interleaved_ratio(numerator: tuple[str, Callable[[], object]], denominator: tuple[str, Callable[[], object]],
-                      rounds: int = 6, calls: int = 100) -> dict:
-    """A latency goal's ratio, side by side: each round times `calls` calls of the denominator, then of the
-    numerator, and the ratio is the median of the rounds' p50 ratios. Each side is (name, call). This VM's speed
-    drifts by tens of percent within minutes, so a denominator measured once, at another moment, would move the
-    ratio more than the service does. A side that counts failures (EndpointPoster) adds them to failed_requests."""
+Side = tuple[str, Callable[[], object]]
+
+
+def interleaved_ratio(numerator: Side, denominator: Side, rounds: int = 6, calls: int = 100,
+                      beside: tuple[Side, ...] = ()) -> dict:
+    """A latency goal's ratio, side by side: each round times `calls` calls of the denominator, then of each side
+    `beside` (recorded, not in the ratio), then of the numerator, and the ratio is the median of the rounds' p50
+    ratios. Each side is (name, call). This VM's speed drifts by tens of percent within minutes, so a denominator
+    measured once, at another moment, would move the ratio more than the service does. A side that counts
+    failures (EndpointPoster) adds them to failed_requests."""
+    sides = (denominator, *beside, numerator)
     rows = []
     for _ in range(rounds):
-        below, above = (time_calls(call, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
-                        for _, call in (denominator, numerator))
-        rows.append({f"{denominator[0]}_p50_ms": below, f"{numerator[0]}_p50_ms": above, "ratio": above / below})
-    failures = sum(getattr(call, "failures", 0) for _, call in (numerator, denominator))
+        row = {f"{name}_p50_ms": time_calls(call, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
+               for name, call in sides}
+        rows.append({**row, "ratio": row[f"{numerator[0]}_p50_ms"] / row[f"{denominator[0]}_p50_ms"]})
+    failures = sum(getattr(call, "failures", 0) for _, call in sides)
     return {"rounds": rows, "calls_per_round": calls, "failed_requests": failures,
             "median_ratio": median_then_round(rows, digits=3)}
+
+
+FLOOR_SIDES = ("litert_raw", "decode", "bare_upload")  # what any /predict pays: model, image, HTTP
+
+
+def floor_beneath(measured: dict, above: str = "predict") -> dict:
+    """Per round of interleaved_ratio(/predict, raw LiteRT, beside=(decode, bare upload)): the floor (the sum of
+    the three, what /predict would cost if the service added nothing of its own), the floor's ratio to raw
+    LiteRT (the best ratio this machine and client allow), and how far /predict is above the floor; with the
+    medians over rounds."""
+    rows = []
+    for row in measured["rounds"]:
+        floor_ms = sum(row[f"{side}_p50_ms"] for side in FLOOR_SIDES)
+        rows.append({"floor_ms": round(floor_ms, 3), "floor_ratio": round(floor_ms / row["litert_raw_p50_ms"], 3),
+                     "above_floor_ms": round(row[f"{above}_p50_ms"] - floor_ms, 3)})
+    return {"rounds": rows, "sides": list(FLOOR_SIDES),
+            "median_floor_ratio": float(np.median([row["floor_ratio"] for row in rows])),
+            "median_above_floor_ms": round(float(np.median([row["above_floor_ms"] for row in rows])), 3)}
 
 
 def interleaved_throughput(base_url: str, jpeg: bytes, clients: int, seed_call: Callable[[], object],
@@ -199,6 +227,9 @@ def goals(levels: dict, litert: dict, server_info: dict) -> dict:
     result = {
         # the goal's measure: rounds of raw LiteRT and /predict interleaved in one run (see interleaved_ratio)
         "predict_p50_over_litert_p50_interleaved": server_info["predict_vs_litert_interleaved"]["median_ratio"],
+        # beneath it, from the same rounds: the least this ratio can be here, and /predict's own cost above that
+        "floor_p50_over_litert_p50_interleaved": server_info["predict_floor"]["median_floor_ratio"],
+        "predict_above_floor_ms_interleaved": server_info["predict_floor"]["median_above_floor_ms"],
         "predict_p50_over_litert_p50": ratio(predict_1.get("p50_ms"), litert.get("p50_ms")),
         "predict_p50_over_litert_p50_stdlib_client": ratio(lean["/predict"].get("p50_ms"), litert.get("p50_ms")),
         "gradcam_p50_over_predict_p50_stdlib_client": ratio(lean["/gradcam"].get("p50_ms"),
@@ -233,9 +264,12 @@ def at_most(value: float | None, limit: float) -> bool | None:
 
 
 def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s: float,
-        log_path: Path, settings: dict[str, str], raw_call, seed_call, rounds: int = 6) -> tuple[dict, dict]:
+        log_path: Path, settings: dict[str, str], raw_call, decode_call, seed_call,
+        rounds: int = 6) -> tuple[dict, dict]:
     levels: dict[str, dict[str, dict]] = {path: {} for path in ENDPOINTS}
-    with running_server(bundle.path, log_path, **settings) as server:
+    floor_log = log_path.with_name(log_path.stem + "-floor.log")
+    with (running_server(bundle.path, log_path, **settings) as server,
+          running_server(bundle.path, floor_log, app="bench.floor_app:app") as floor):
         for path in ENDPOINTS:  # warm-up: first requests pay for lazy imports and allocations
             asyncio.run(one_level(server.base_url, path, jpeg, clients=1, requests=5, time_limit_s=30))
         for path in ENDPOINTS:
@@ -261,11 +295,15 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
         lean = {path: lean_client_p50(server.base_url, path, jpeg) for path in ENDPOINTS}
         for path, row in lean.items():
             print(f"{path:9}   1 client (stdlib http.client): p50 {row['p50_ms']} ms", flush=True)
-        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        with (httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client,
+              httpx.Client(base_url=floor.base_url, timeout=REQUEST_TIMEOUT_S) as floor_client):
             def poster(path: str) -> tuple[str, EndpointPoster]:  # a fresh one per ratio: its own failure count
                 return path.strip("/"), EndpointPoster(client, path, jpeg)
-            # raw LiteRT runs in this process while the server is idle
-            side_by_side = interleaved_ratio(poster("/predict"), ("litert_raw", raw_call), rounds=rounds)
+            # raw LiteRT and decoding run in this process while both servers are idle
+            beneath = (("decode", decode_call),
+                       ("bare_upload", EndpointPoster(floor_client, floor_app.UPLOAD_PATH, jpeg)))
+            side_by_side = interleaved_ratio(poster("/predict"), ("litert_raw", raw_call), rounds=rounds,
+                                             beside=beneath)
             explained = interleaved_ratio(poster("/gradcam"), poster("/predict"), rounds=rounds)
         best_clients = max(levels["/predict"].values(), key=lambda row: row.get("requests_per_s", 0))["clients"]
         throughput = interleaved_throughput(server.base_url, jpeg, best_clients, seed_call, rounds=max(rounds // 2, 2),
@@ -275,6 +313,10 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
                                (f"/predict req/s at {best_clients} clients / seed img/s", throughput)):
             print(f"{name}, rounds interleaved: {[r['ratio'] for r in measured['rounds']]}, "
                   f"median {measured['median_ratio']}", flush=True)
+        floor_info = floor_beneath(side_by_side)
+        print(f"floor beneath /predict (raw LiteRT + decode + bare upload) / raw LiteRT: "
+              f"{[r['floor_ratio'] for r in floor_info['rounds']]}; /predict above it: "
+              f"{[r['above_floor_ms'] for r in floor_info['rounds']]} ms", flush=True)
         status = server.status()
         server_info = {"pid": server.pid, "ready_after_s": round(server.ready_after_s, 2),
                        "peak_rss_mib": mib(status["VmHWM"]), "rss_mib_at_end": mib(status["VmRSS"]),
@@ -283,6 +325,7 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
                                                "INFERENCE_CONCURRENCY=2)"}
     server_info["one_client_stdlib_http_client"] = lean
     server_info["predict_vs_litert_interleaved"] = side_by_side
+    server_info["predict_floor"] = floor_info
     server_info["gradcam_vs_predict_interleaved"] = explained
     server_info["predict_vs_seed_throughput_interleaved"] = throughput
     return levels, server_info
@@ -308,13 +351,14 @@ def main() -> None:
     description = bundle.describe()
     jpeg = sample_jpeg()
     raw_call = raw_litert_runner(bundle.path, jpeg, description["image_size"])
+    decode_call = lambda: prepare_image(jpeg, description["image_size"])  # noqa: E731  what /predict decodes
     litert = time_calls(raw_call, iterations=200, time_limit_s=10.0, warmup=5)
     batch = preprocess_image(jpeg, description["image_size"])[None].astype(np.float32)
     seed_call = seed_model_predict(load_keras_model(bundle.path), batch)  # TensorFlow in this process
     print(f"bundle: {bundle.note}; raw LiteRT p50 {litert['p50_ms']} ms")
     log_path = Path(tempfile.gettempdir()) / "skin-cancer-bench-http-server.log"
     levels, server_info = run(bundle, jpeg, concurrency, args.requests, args.time_limit, log_path, settings,
-                              raw_call, seed_call, rounds=2 if args.quick else 6)
+                              raw_call, decode_call, seed_call, rounds=2 if args.quick else 6)
     outcome = goals(levels, litert, server_info)
     print(json.dumps(outcome, indent=2))
     payload = {"benchmark": "http_e2e", "quick": args.quick, "machine": machine, "bundle": description,

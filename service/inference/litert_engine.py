@@ -32,7 +32,12 @@ class _Runners:
 
 
 class LiteRTEngine:
-    """A small pool of interpreters: LiteRT interpreters are not thread-safe, so each call borrows one."""
+    """A small pool of interpreters: LiteRT interpreters are not thread-safe, so each call borrows one.
+
+    The pool hands out the interpreter returned last. When calls come one at a time, they all run on the same
+    interpreter, whose weights, arena and thread pool are still warm; a first-in-first-out pool would alternate
+    between interpreters and make every call start cold (bench/RESULTS.md measures /predict with this pool).
+    """
 
     name = "litert"
 
@@ -41,7 +46,7 @@ class LiteRTEngine:
                                   contract.explanation.grid)
         interpreters = [_open(model_path, num_threads) for _ in range(pool_size)]
         _check_signatures(interpreters[0], contract.input.image_size)
-        self._pool: queue.Queue[_Runners] = queue.Queue()
+        self._pool: queue.LifoQueue[_Runners] = queue.LifoQueue()
         for interpreter in interpreters:
             self._pool.put(_Runners(interpreter.get_signature_runner(Sig.PREDICT),
                                     interpreter.get_signature_runner(Sig.EXPLAIN)))

@@ -160,6 +160,20 @@ def test_litert_and_keras_engines_agree(tiny_bundle, keras_engine):
         np.testing.assert_allclose(found / scale, expected / scale, atol=1e-3)
 
 
+def test_litert_calls_one_at_a_time_reuse_the_warm_interpreter(tiny_bundle):
+    from service.inference.litert_engine import LiteRTEngine
+
+    contract = read_contract(tiny_bundle)
+    engine = LiteRTEngine(tiny_bundle / BundleFiles.LITERT_MODEL, contract, num_threads=1, pool_size=2)
+    used = []
+    for _ in range(3):
+        with engine._borrowed() as runners:
+            used.append(id(runners))
+    assert len(set(used)) == 1  # a first-in-first-out pool would alternate between the two
+    with engine._borrowed() as first, engine._borrowed() as second:  # two at once still get one each
+        assert first is not second
+
+
 def test_engine_keras_serves_the_same_answers(tiny_bundle, litert_app):
     pytest.importorskip("tensorflow")
     data = _lesion_images(1)[0]
