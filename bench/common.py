@@ -23,6 +23,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
+HAM10000 = REPO_ROOT.parent / "shared" / "data" / "ham10000"  # where the README puts the dataset
 QUICK_RESULTS_DIR = Path(tempfile.gettempdir()) / "skin-cancer-bench-quick"
 SHIPPED_MODEL_DIR = REPO_ROOT / "models"
 FALLBACK_BUNDLE_DIR = Path(tempfile.gettempdir()) / "skin-cancer-bench-bundle-192"

@@ -24,14 +24,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.common import REPO_ROOT, choose_bundle, machine_info, results_path, write_json
+from bench.common import HAM10000, choose_bundle, machine_info, results_path, write_json
 from contract.bundle import read_contract, read_thresholds
 from contract.decision import decision_threshold, is_cancerous
 from contract.diagnoses import cancer_probability
 from contract.preprocessing import preprocess_image
 from contract.schema import BundleFiles
 
-HAM10000 = REPO_ROOT.parent / "shared" / "data" / "ham10000"
 LAYERCAM_LAYERS = ("block4c_add", "block5c_add", "block6d_add", "top_activation")
 BATCH = 32
 MASK_LEVEL = 128  # the masks' edges are soft from resizing; the README of the masks says threshold at 128

@@ -19,30 +19,22 @@ Also the check's cost per request: inference alone against inference plus the ch
 from __future__ import annotations
 
 import argparse
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+from PIL import Image, ImageDraw
 
-from bench.common import REPO_ROOT, choose_bundle, machine_info, results_path, time_calls, write_json
+from bench.common import HAM10000, choose_bundle, machine_info, results_path, time_calls, write_json
+from bench.shifts import blurred, bright, dark, jpeg, other_camera
 from contract.bundle import read_contract
 from contract.input_check import FeatureStatistics
 from contract.preprocessing import prepare_image
 from contract.schema import BundleFiles, InputCheckSpec
 from service.inference.input_check import InputCheck, WarningCode
 from service.inference.litert_engine import LiteRTEngine
-
-HAM10000 = REPO_ROOT.parent / "shared" / "data" / "ham10000"
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def everyday_images() -> dict[str, bytes]:
@@ -86,27 +78,6 @@ def ham_images(bundle: Path, split: str, limit: int | None,
         found[image_id] = jpeg(transform(image), quality) if transform else (HAM10000 / "images" /
                                                                               f"{image_id}.jpg").read_bytes()
     return found
-
-
-def other_camera(image: Image.Image) -> Image.Image:
-    """Another dermatoscope and camera: 3x larger, warmer and a little more saturated, a softer lens."""
-    larger = image.resize((image.width * 3, image.height * 3), Image.Resampling.BICUBIC)
-    red, green, blue = larger.split()
-    warmer = Image.merge("RGB", (red.point(lambda v: min(255, int(v * 1.06))), green,
-                                 blue.point(lambda v: int(v * 0.94))))
-    return ImageEnhance.Color(warmer).enhance(1.15).filter(ImageFilter.GaussianBlur(1.0))
-
-
-def blurred(image: Image.Image) -> Image.Image:
-    return image.filter(ImageFilter.GaussianBlur(4))
-
-
-def dark(image: Image.Image) -> Image.Image:
-    return ImageEnhance.Brightness(image).enhance(0.3)
-
-
-def bright(image: Image.Image) -> Image.Image:
-    return ImageEnhance.Brightness(image).enhance(1.9)
 
 
 @dataclass(frozen=True)

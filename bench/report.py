@@ -14,7 +14,7 @@ from bench.common import REPO_ROOT, RESULTS_DIR
 
 COMMANDS = """```
 pip install -e '.[dev]'                      # or the packages of pyproject's dev extra
-python -m bench.run_all                      # everything below, in order, then this report (~20 min on 2 cores)
+python -m bench.run_all                      # everything below, in order, then this report (~30 min on 2 cores)
 
 python -m bench.inference                    # model-only latency: service engines vs model.predict vs LiteRT
 python -m bench.http_e2e                     # uvicorn subprocess, /predict and /gradcam at 1/8/16/32 clients
@@ -24,6 +24,7 @@ python -m bench.fuzz                         # schemathesis `st run` against a l
 python -m bench.train_pipeline --json bench/results/train_pipeline.json
 python -m bench.explain                      # explanation maps vs the lesion masks, validation and test
 python -m bench.input_check                  # input-check rates on proxy sets, and its cost
+python -m bench.acquisition_shift            # the model on the test split re-photographed in software
 python -m bench.report                       # this file, from bench/results/*.json
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
@@ -289,6 +290,23 @@ def input_check_section(check: dict) -> list[str]:
     return lines
 
 
+def acquisition_shift_section(shift: dict) -> list[str]:
+    columns = ("roc_auc", "pr_auc", "ece", "sensitivity", "specificity", "balanced_accuracy_7",
+               "probability_change_median", "probability_change_p95", "verdicts_changed", "flagged_any",
+               "flagged_out_of_distribution")
+    rows = [[name, row["description"], *(row[column] for column in columns)] for name, row in shift["shifts"].items()]
+    return ["## The model under acquisition shift (software re-photographs of a held-out split)", "",
+            f"The bundle's **{shift['split']}** split ({shift['images']} images, {shift['positives']} cancerous), "
+            "each image shifted as another camera or clinic might (`bench/shifts.py`), then decoded, checked and "
+            "scored by the service's own code (LiteRT). Sensitivity and specificity at the bundle's threshold "
+            f"{shift['threshold']:.3f}; `|Δp|` is how far an image's cancer probability moved from its unshifted "
+            "value; `verdicts changed` the share of images whose verdict flipped; the last two columns are the "
+            "share the input check warns about (any warning; out of distribution). Stand-ins for other clinics' "
+            "images, not a measurement on them.", "",
+            *table(["shift", "what", "ROC-AUC", "PR-AUC", "ECE", "sensitivity", "specificity", "7-class bal. acc.",
+                    "|Δp| median", "|Δp| p95", "verdicts changed", "any warning", "out of distribution"], rows), ""]
+
+
 def _floor_sentence(http: dict) -> str:
     floor = http["server"].get("predict_floor")
     if not floor:
@@ -357,13 +375,19 @@ def notes_section(data: dict) -> list[str]:
     return [*lines, ""]
 
 
+# Every benchmark's results file and its section, in the order bench.run_all runs them.
+SECTIONS = {"inference": inference_section, "http_e2e": http_section, "footprint": footprint_section,
+            "soak": soak_section, "fuzz": fuzz_section, "train_pipeline": train_section,
+            "explain": explain_section, "input_check": input_check_section,
+            "acquisition_shift": acquisition_shift_section}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
-    names = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline", "explain", "input_check")
-    data = {name: load(args.results, name) for name in names}
+    data = {name: load(args.results, name) for name in SECTIONS}
     if not any(data.values()):
         raise SystemExit(f"no results in {args.results}")
     quick = any(d.get("quick") for d in data.values() if d)
@@ -374,10 +398,7 @@ def main() -> None:
     lines += bundle_section(data)
     lines += goals_section(data)
     lines += notes_section(data)
-    sections = {"inference": inference_section, "http_e2e": http_section, "footprint": footprint_section,
-                "soak": soak_section, "fuzz": fuzz_section, "train_pipeline": train_section,
-                "explain": explain_section, "input_check": input_check_section}
-    for name, section in sections.items():
+    for name, section in SECTIONS.items():
         if data.get(name):
             lines += section(data[name])
     lines += ["## Reproduce", "", COMMANDS, ""]

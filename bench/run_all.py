@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from bench.common import QUICK_RESULTS_DIR, REPO_ROOT, RESULTS_DIR, write_json
+from bench.report import SECTIONS
 
-STEPS = ("inference", "http_e2e", "footprint", "soak", "fuzz", "train_pipeline", "explain", "input_check")
+STEPS = tuple(SECTIONS)  # every benchmark that has a section in RESULTS.md
 
 
 def step_command(step: str, results: Path, quick: bool, model_dir: Path | None) -> list[str]:

@@ -105,3 +105,16 @@ def test_input_check_benchmark_reports_every_proxy_set(tmp_path, ham10000_dir):
     # not a speed goal: a check that cost as much as the model it guards would be a broken measurement or a bug
     assert cost["check_alone_p50_ms"] < cost["inference_p50_ms"]
     assert cost["added_per_request_ms"] < cost["inference_p50_ms"]
+
+
+def test_acquisition_shift_benchmark_scores_every_shift_against_the_unshifted_images(tmp_path, ham10000_dir):
+    from bench.shifts import ACQUISITION_SHIFTS
+
+    report = run_quick("bench.acquisition_shift", REPO / "models", tmp_path / "shift.json")
+    rows = report["shifts"]
+    assert list(rows) == [shift.name for shift in ACQUISITION_SHIFTS]
+    assert 0 < report["positives"] < report["images"]  # both classes, so the AUCs exist
+    assert rows["none"]["probability_change_p95"] == rows["none"]["verdicts_changed"] == 0
+    assert all(rows[name]["probability_change_p95"] > 0 for name in rows if name != "none")
+    assert all(0.5 < row["roc_auc"] <= 1 for row in rows.values())
+    assert rows["half_resolution"]["flagged_any"] > rows["none"]["flagged_any"]  # the low_resolution warning
