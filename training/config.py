@@ -18,6 +18,8 @@ from contract.schema import SEMANTIC_VERSION
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnetb0")
 LEARNING_RATE_SCHEDULES = ("plateau", "cosine")
 PLATEAU_FACTOR = 0.3  # the plateau schedule's learning-rate drop
+CHANNEL_GAIN = 0.12  # train augmentation's white balance: each of R, G, B scaled by 1 +- this
+SENSOR_NOISE = 0.0  # train augmentation's Gaussian noise: the largest standard deviation, in grey levels
 
 
 def setting(default: object, help: str, *flags: str, parse: Callable[[str], object] | None = None,
@@ -82,6 +84,11 @@ class TrainConfig:
                                        "cosine schedule also the length of its decay")
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
     unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
+    colour_gain: float = setting(CHANNEL_GAIN, "train augmentation: each of R, G and B scaled by 1 +- this "
+                                               "(another dermatoscope's white balance)", parse=non_negative_number)
+    sensor_noise: float = setting(SENSOR_NOISE, "train augmentation: Gaussian noise per image, its standard "
+                                                "deviation drawn up to this many grey levels (another camera's "
+                                                "sensor); 0 adds none", parse=non_negative_number)
     early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",
                                            "--patience")
     # plateau: a cosine over 16 epochs (otherwise this recipe) peaked at validation PR-AUC 0.707 and ROC-AUC 0.892,
@@ -109,19 +116,18 @@ class TrainConfig:
 
         Epoch counts and patience may change on resume; calibration, the version and the paths only
         touch the export, which reruns from the finished checkpoints. Under the cosine schedule the
-        fine-tuning length sets every epoch's learning rate, so there it is bound too. The split seed is bound
-        only where it differs from the seed (implied_split_seed_left_out).
+        fine-tuning length sets every epoch's learning rate, so there it is bound too. Settings added later are
+        bound only away from the value earlier runs had (ADDED_LATER), and the split seed only where it differs
+        from the seed (implied_split_seed_left_out).
         """
         values = self.recipe()
         free = ["epochs_frozen", "epochs_finetune", "early_stopping_patience", "reduce_lr_patience",
                 "calibrate", "model_version", "skip_missing", "explanation_layer"]
         if self.learning_rate_schedule == "cosine":
             free.remove("epochs_finetune")
-        else:  # plateau is what every run before the setting existed did: their checkpoints still resume
-            free.append("learning_rate_schedule")
         for name in free:
             values.pop(name)
-        return implied_split_seed_left_out(values)
+        return normalised_resume_key(values)
 
     @property
     def data_seed(self) -> int:
@@ -134,6 +140,18 @@ class TrainConfig:
         for path_field in ("data_dir", "output_dir", "metadata", "checkpoint_dir"):
             values.pop(path_field)
         return values
+
+
+# Settings that shape the weights but were added after runs existed, with the value every earlier run had: at
+# that value they are left out of the resume key, so those runs' checkpoints still resume.
+ADDED_LATER = {"learning_rate_schedule": "plateau", "colour_gain": CHANNEL_GAIN, "sensor_noise": SENSOR_NOISE}
+
+
+def normalised_resume_key(key: dict[str, object]) -> dict[str, object]:
+    """A resume key (this run's, or one a checkpoint folder stored) without the settings whose value is
+    implied: those added later, at their earlier value, and an implied split seed."""
+    explicit = {name: value for name, value in key.items() if name not in ADDED_LATER or value != ADDED_LATER[name]}
+    return implied_split_seed_left_out(explicit)
 
 
 def implied_split_seed_left_out(key: dict[str, object]) -> dict[str, object]:

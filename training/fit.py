@@ -18,8 +18,9 @@ import tensorflow as tf
 
 from contract.bundle import write_atomically, write_bytes_atomically, write_json_atomically
 from contract.diagnoses import cancerous_mask
-from training.config import PLATEAU_FACTOR, TrainConfig, implied_split_seed_left_out
+from training.config import PLATEAU_FACTOR, TrainConfig, normalised_resume_key
 from training.data import pipeline
+from training.data.augment import build_augmenter
 from training.errors import RecipeMismatch
 from training.model.classifier import build_classifier, freeze_backbone, unfreeze_top_of_backbone
 from training.model.explainer import check_explainable
@@ -35,8 +36,9 @@ def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[k
     train_x, train_y = pipeline.split_arrays(table, images, "train")
     val_x, val_y = pipeline.split_arrays(table, images, "validation")
     weights = pipeline.class_weights(train_y, config.class_weight_power)
+    augmenter = build_augmenter(config.seed, config.colour_gain, config.sensor_noise)
     train_data = pipeline.make_dataset(train_x, train_y, config.batch_size, training=True, seed=config.seed,
-                                       weights=weights)
+                                       weights=weights, augmenter=augmenter)
     val_data = pipeline.make_dataset(val_x, val_y, config.batch_size, training=False)
     checkpoints = prepare_checkpoints(config)
     bind_split(checkpoints, table)
@@ -64,7 +66,7 @@ def prepare_checkpoints(config: TrainConfig) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     recipe_file = folder / "recipe.json"
     recipe = json.loads(json.dumps(config.resume_key(), default=str))
-    if recipe_file.exists() and implied_split_seed_left_out(json.loads(recipe_file.read_text())) != recipe:
+    if recipe_file.exists() and normalised_resume_key(json.loads(recipe_file.read_text())) != recipe:
         raise RecipeMismatch(f"{folder} holds checkpoints of a different recipe; delete it or pass "
                              "--checkpoint-dir to start a new run")
     write_json_atomically(recipe_file, recipe)

@@ -9,7 +9,7 @@ import keras
 import pandas as pd
 import pytest
 
-from training.config import TrainConfig
+from training.config import TrainConfig, normalised_resume_key
 from training.errors import RecipeMismatch
 from training.fit import (
     MONITOR,
@@ -62,6 +62,13 @@ def test_the_split_seed_is_bound_only_where_it_differs_from_the_seed():
     assert dataclasses.replace(RECIPE, split_seed=RECIPE.seed).resume_key() == RECIPE.resume_key()
     assert dataclasses.replace(RECIPE, split_seed=7).resume_key()["split_seed"] == 7
     assert dataclasses.replace(RECIPE, seed=7).resume_key() != RECIPE.resume_key(), "the training seed stays bound"
+
+
+def test_the_augmentation_settings_bind_a_resume_only_away_from_what_earlier_runs_used():
+    assert {"colour_gain", "sensor_noise"}.isdisjoint(RECIPE.resume_key()), "older folders' recipe.json lacks them"
+    noisy = dataclasses.replace(RECIPE, sensor_noise=8.0, colour_gain=0.2)
+    assert noisy.resume_key()["sensor_noise"] == 8.0 and noisy.resume_key()["colour_gain"] == 0.2
+    assert normalised_resume_key({**RECIPE.resume_key(), "sensor_noise": 0.0}) == RECIPE.resume_key()
 
 
 @pytest.mark.parametrize(("stored_split_seed", "seed", "split_seed"), [

@@ -6,7 +6,8 @@ white balance, saturation and tone curve. So: every flip and rotation, a range o
 (per-channel gain, saturation, gamma), brightness and contrast, and a random blur/sharpen. Flips,
 rotation and scale are one affine map sampled per image and applied with a single resampling pass: on
 two CPU cores the three separate Keras layers cost several times as much (bench/train_pipeline.py measures
-it), and augmentation competes with the model for the cores.
+it), and augmentation competes with the model for the cores. The white balance's range and the sensor noise
+are recipe settings (training/config.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.config import CHANNEL_GAIN, SENSOR_NOISE
+
 ROTATION_RADIANS = math.pi  # any orientation
 SCALE_RANGE = (0.75, 1.33)  # input/output size: below 1 zooms in, above 1 zooms out (reflected border)
-CHANNEL_GAIN = 0.12  # white balance: each of R, G, B scaled by 1 +- this
 SATURATION_RANGE = (0.7, 1.3)
 GAMMA_RANGE = (0.75, 1.33)  # tone curve: x ** gamma on 0-1 values
 
@@ -113,11 +115,31 @@ class RandomColourCast(keras.layers.Layer):
         return tf.clip_by_value((grey + saturation * (toned - grey)) * 255.0, 0.0, 255.0)
 
 
-def build_augmenter(seed: int) -> keras.Sequential:
-    return keras.Sequential([
+class RandomSensorNoise(keras.layers.Layer):
+    """Another camera's sensor: Gaussian noise, its standard deviation drawn per image up to `max_std` grey
+    levels."""
+
+    def __init__(self, max_std: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_std, self.seed_generator = max_std, keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        std = keras.random.uniform((tf.shape(images)[0], 1, 1, 1), 0.0, self.max_std, seed=self.seed_generator)
+        noise = keras.random.normal(tf.shape(images), seed=self.seed_generator)
+        return tf.clip_by_value(images + std * noise, 0.0, 255.0)
+
+
+def build_augmenter(seed: int, colour_gain: float = CHANNEL_GAIN,
+                    sensor_noise: float = SENSOR_NOISE) -> keras.Sequential:
+    layers = [
         RandomOrientationAndScale(seed=seed),
-        RandomColourCast(seed=seed + 2),
+        RandomColourCast(gain=colour_gain, seed=seed + 2),
         keras.layers.RandomBrightness(0.2, value_range=(0.0, 255.0), seed=seed + 3),
         keras.layers.RandomContrast(0.2, seed=seed + 4),
         RandomSharpness(low=-1.0, seed=seed + 5),
-    ], name="augmentation")
+    ]
+    if sensor_noise > 0:  # after the blur/sharpen: noise is added by the sensor, not smoothed by the lens
+        layers.append(RandomSensorNoise(sensor_noise, seed=seed + 6))
+    return keras.Sequential(layers, name="augmentation")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -63,14 +64,16 @@ def class_weights(class_indices: np.ndarray, power: float = 1.0) -> np.ndarray:
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool,
-                 seed: int = 0, weights: np.ndarray | None = None) -> tf.data.Dataset:
-    """Batches of (float32 images 0-255, int32 class indices[, sample weights]); shuffled+augmented if training."""
+                 seed: int = 0, weights: np.ndarray | None = None,
+                 augmenter: keras.Sequential | None = None) -> tf.data.Dataset:
+    """Batches of (float32 images 0-255, int32 class indices[, sample weights]); shuffled+augmented if training
+    (by `augmenter`, else build_augmenter's defaults)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     if training:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=AUTOTUNE)
     if training:
-        augmenter = build_augmenter(seed)
+        augmenter = augmenter or build_augmenter(seed)
         dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
     if weights is not None:
         table = tf.constant(weights, dtype=tf.float32)

@@ -114,3 +114,17 @@ def test_the_colour_cast_changes_colour_but_not_geometry_and_stays_in_range():
     # a per-image tone map keeps the order of brightness along the ramp, and the image's geometry
     assert np.all(np.diff(cast.mean(axis=-1), axis=2) >= -1e-3)
     np.testing.assert_array_equal(RandomColourCast(seed=3)(images, training=False).numpy(), images.numpy())
+
+
+def test_sensor_noise_is_off_in_the_shipped_recipe_and_bounded_when_on():
+    from training.data.augment import RandomSensorNoise
+
+    assert not any(isinstance(layer, RandomSensorNoise) for layer in build_augmenter(seed=3).layers)
+    flat = tf.constant(np.full((64, 16, 16, 3), 128.0, dtype=np.float32))
+    noisy = RandomSensorNoise(10.0, seed=3)(flat, training=True).numpy()
+    per_image_std = noisy.std(axis=(1, 2, 3))
+    assert per_image_std.max() <= 10.0 * 1.3 and per_image_std.min() < 5.0 < per_image_std.max()  # drawn per image
+    assert abs(noisy.mean() - 128.0) < 1.0
+    np.testing.assert_array_equal(RandomSensorNoise(10.0, seed=3)(flat, training=False).numpy(), flat.numpy())
+    layers = build_augmenter(seed=3, colour_gain=0.2, sensor_noise=10.0).layers
+    assert isinstance(layers[-1], RandomSensorNoise) and layers[1].gain == 0.2
