@@ -27,7 +27,7 @@ HAM10000 = REPO_ROOT.parent / "shared" / "data" / "ham10000"  # where the README
 QUICK_RESULTS_DIR = Path(tempfile.gettempdir()) / "skin-cancer-bench-quick"
 SHIPPED_MODEL_DIR = REPO_ROOT / "models"
 FALLBACK_BUNDLE_DIR = Path(tempfile.gettempdir()) / "skin-cancer-bench-bundle-192"
-HAM10000_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
+HAM10000_IMAGES = HAM10000 / "images"
 CONTRACT = "contract.json"
 
 
@@ -330,6 +330,25 @@ class Server:
 
 
 @contextmanager
+def split_rows(bundle: Path, split: str, limit: int | None = None):
+    """The bundle's `split` rows of its split manifest (image_id, lesion_id, dx, label, split), by image id; with
+    `limit`, the first limit // 2 (at least one) of each binary class, cancerous first, so a sample keeps both."""
+    import pandas as pd
+
+    from contract.schema import BundleFiles
+
+    manifest = pd.read_csv(bundle / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
+    rows = manifest[manifest["split"] == split].sort_values("image_id")
+    if limit is not None:
+        half = max(1, limit // 2)
+        rows = pd.concat([rows[rows["label"] == 1].head(half), rows[rows["label"] == 0].head(half)])
+    return rows.reset_index(drop=True)
+
+
+def ham_image(image_id: str) -> bytes:
+    return (HAM10000_IMAGES / f"{image_id}.jpg").read_bytes()
+
+
 def running_server(model_dir: Path, log_path: Path, *, wait_ready: bool = True, ready_timeout_s: float = 180.0,
                    app: str = "service.main:app", **settings: str) -> Iterator[Server]:
     """`python -m uvicorn service.main:app` (or another `app`) on a free loopback port for the length of the

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.common import HAM10000, choose_bundle, machine_info, results_path, write_json
+from bench.common import HAM10000, choose_bundle, ham_image, machine_info, results_path, split_rows, write_json
 from contract.bundle import read_contract, read_thresholds
 from contract.decision import decision_threshold, is_cancerous
 from contract.diagnoses import cancer_probability
@@ -59,13 +59,8 @@ def scores(maps: np.ndarray, masks: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def load_split(bundle: Path, split: str, size: int, limit: int | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    manifest = pd.read_csv(bundle / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
-    rows = manifest[manifest["split"] == split].sort_values("image_id")
-    if limit is not None:
-        half = max(1, limit // 2)
-        rows = pd.concat([rows[rows["label"] == 1].head(half), rows[rows["label"] == 0].head(half)])
-    images = np.stack([preprocess_image((HAM10000 / "images" / f"{i}.jpg").read_bytes(), size)
-                       for i in rows["image_id"]])
+    rows = split_rows(bundle, split, limit)
+    images = np.stack([preprocess_image(ham_image(i), size) for i in rows["image_id"]])
     masks = np.stack([np.asarray(Image.open(HAM10000 / "masks" / f"{i}.png").convert("L")
                                  .resize((size, size), Image.Resampling.BILINEAR)) >= MASK_LEVEL
                       for i in rows["image_id"]])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import os
@@ -158,34 +159,39 @@ def interleaved_ratio(numerator: Side, denominator: Side, rounds: int = 6, calls
     `beside` (recorded, not in the ratio), then of the numerator, and the ratio is the median of the rounds' p50
     ratios. Each side is (name, call). This VM's speed drifts by tens of percent within minutes, so a denominator
     measured once, at another moment, would move the ratio more than the service does. A side that counts
-    failures (EndpointPoster) adds them to failed_requests."""
+    failures (EndpointPoster) adds them to failed_requests (the ratio's two sides) or beside_failed_requests."""
     sides = (denominator, *beside, numerator)
     rows = []
     for _ in range(rounds):
         row = {f"{name}_p50_ms": time_calls(call, iterations=calls, time_limit_s=20.0, warmup=5)["p50_ms"]
                for name, call in sides}
         rows.append({**row, "ratio": row[f"{numerator[0]}_p50_ms"] / row[f"{denominator[0]}_p50_ms"]})
-    failures = sum(getattr(call, "failures", 0) for _, call in sides)
-    return {"rounds": rows, "calls_per_round": calls, "failed_requests": failures,
-            "median_ratio": median_then_round(rows, digits=3)}
+    return {"rounds": rows, "calls_per_round": calls, "failed_requests": _failures((numerator, denominator)),
+            "beside_failed_requests": _failures(beside), "median_ratio": median_then_round(rows, digits=3)}
 
 
-FLOOR_SIDES = ("litert_raw", "decode", "bare_upload")  # what any /predict pays: model, image, HTTP
+def _failures(sides: tuple[Side, ...]) -> int:
+    return sum(getattr(call, "failures", 0) for _, call in sides)
+
+
+# The sides beneath /predict: what any service of its kind pays (model, image, HTTP), timed in the goal's rounds.
+RAW_LITERT, DECODE, BARE_UPLOAD = "litert_raw", "decode", "bare_upload"
+FLOOR_SIDES = (RAW_LITERT, DECODE, BARE_UPLOAD)
 
 
 def floor_beneath(measured: dict, above: str = "predict") -> dict:
     """Per round of interleaved_ratio(/predict, raw LiteRT, beside=(decode, bare upload)): the floor (the sum of
     the three, what /predict would cost if the service added nothing of its own), the floor's ratio to raw
-    LiteRT (the best ratio this machine and client allow), and how far /predict is above the floor; with the
+    LiteRT (`ratio`: the best this machine and client allow), and how far /predict is above the floor; with the
     medians over rounds."""
     rows = []
     for row in measured["rounds"]:
         floor_ms = sum(row[f"{side}_p50_ms"] for side in FLOOR_SIDES)
-        rows.append({"floor_ms": round(floor_ms, 3), "floor_ratio": round(floor_ms / row["litert_raw_p50_ms"], 3),
+        rows.append({"floor_ms": round(floor_ms, 3), "ratio": floor_ms / row[f"{RAW_LITERT}_p50_ms"],
                      "above_floor_ms": round(row[f"{above}_p50_ms"] - floor_ms, 3)})
     return {"rounds": rows, "sides": list(FLOOR_SIDES),
-            "median_floor_ratio": float(np.median([row["floor_ratio"] for row in rows])),
-            "median_above_floor_ms": round(float(np.median([row["above_floor_ms"] for row in rows])), 3)}
+            "median_above_floor_ms": round(float(np.median([row["above_floor_ms"] for row in rows])), 3),
+            "median_floor_ratio": median_then_round(rows, digits=3)}
 
 
 def interleaved_throughput(base_url: str, jpeg: bytes, clients: int, seed_call: Callable[[], object],
@@ -300,9 +306,8 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
             def poster(path: str) -> tuple[str, EndpointPoster]:  # a fresh one per ratio: its own failure count
                 return path.strip("/"), EndpointPoster(client, path, jpeg)
             # raw LiteRT and decoding run in this process while both servers are idle
-            beneath = (("decode", decode_call),
-                       ("bare_upload", EndpointPoster(floor_client, floor_app.UPLOAD_PATH, jpeg)))
-            side_by_side = interleaved_ratio(poster("/predict"), ("litert_raw", raw_call), rounds=rounds,
+            beneath = ((DECODE, decode_call), (BARE_UPLOAD, EndpointPoster(floor_client, floor_app.UPLOAD_PATH, jpeg)))
+            side_by_side = interleaved_ratio(poster("/predict"), (RAW_LITERT, raw_call), rounds=rounds,
                                              beside=beneath)
             explained = interleaved_ratio(poster("/gradcam"), poster("/predict"), rounds=rounds)
         best_clients = max(levels["/predict"].values(), key=lambda row: row.get("requests_per_s", 0))["clients"]
@@ -315,7 +320,7 @@ def run(bundle, jpeg: bytes, concurrency: list[int], requests: int, time_limit_s
                   f"median {measured['median_ratio']}", flush=True)
         floor_info = floor_beneath(side_by_side)
         print(f"floor beneath /predict (raw LiteRT + decode + bare upload) / raw LiteRT: "
-              f"{[r['floor_ratio'] for r in floor_info['rounds']]}; /predict above it: "
+              f"{[r['ratio'] for r in floor_info['rounds']]}; /predict above it: "
               f"{[r['above_floor_ms'] for r in floor_info['rounds']]} ms", flush=True)
         status = server.status()
         server_info = {"pid": server.pid, "ready_after_s": round(server.ready_after_s, 2),
@@ -351,7 +356,7 @@ def main() -> None:
     description = bundle.describe()
     jpeg = sample_jpeg()
     raw_call = raw_litert_runner(bundle.path, jpeg, description["image_size"])
-    decode_call = lambda: prepare_image(jpeg, description["image_size"])  # noqa: E731  what /predict decodes
+    decode_call = functools.partial(prepare_image, jpeg, description["image_size"])  # what /predict decodes
     litert = time_calls(raw_call, iterations=200, time_limit_s=10.0, warmup=5)
     batch = preprocess_image(jpeg, description["image_size"])[None].astype(np.float32)
     seed_call = seed_model_predict(load_keras_model(bundle.path), batch)  # TensorFlow in this process

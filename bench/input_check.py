@@ -7,10 +7,12 @@ Proxy sets (the real targets, other clinics' dermoscopy and smartphone photos, a
 - everyday: the photographs scikit-image and scikit-learn ship, plus synthetic flat colours, noise, a
   screenshot-like text image and a document page: all should get `out_of_distribution`;
 - ham_validation / ham_test: the bundle's own HAM10000 splits (validation is where the threshold was set);
-- ham_validation_other_camera / ham_test_other_camera: the split re-photographed in software: 3x upscaled, a
-  colour cast, re-encoded as JPEG at quality 70 (what another dermatoscope and camera pipeline change); should
-  mostly pass (the validation copy is the one to choose on, the test copy the one to report);
+- ham_validation_other_camera / ham_test_other_camera: the split re-photographed in software (bench/shifts.py):
+  3x upscaled, a colour cast, re-encoded as JPEG at quality 70 (what another dermatoscope and camera pipeline
+  change); should mostly pass (the validation copy is the one to choose on, the test copy the one to report);
 - ham_test_blurred / _dark / _bright: degraded copies that should get `blurry` / `underexposed` / `overexposed`.
+
+With --limit (and --quick), each HAM10000 set is a sample with both binary classes.
 
 Also the check's cost per request: inference alone against inference plus the check, side by side. With
 --ranks, the out-of-distribution rates of the distance refitted at several ranks (how the rank was chosen).
@@ -19,16 +21,14 @@ Also the check's cost per request: inference alone against inference plus the ch
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image, ImageDraw
 
-from bench.common import HAM10000, choose_bundle, machine_info, results_path, time_calls, write_json
-from bench.shifts import blurred, bright, dark, jpeg, other_camera
+from bench.common import choose_bundle, ham_image, machine_info, results_path, split_rows, time_calls, write_json
+from bench.shifts import BLURRED, BRIGHT, DARK, OTHER_CAMERA, Shift, jpeg
 from contract.bundle import read_contract
 from contract.input_check import FeatureStatistics
 from contract.preprocessing import prepare_image
@@ -68,16 +68,10 @@ def _text_image(size: tuple[int, int], background, ink, lines: int) -> Image.Ima
     return image
 
 
-def ham_images(bundle: Path, split: str, limit: int | None,
-               transform: Callable[[Image.Image], Image.Image] | None = None, quality: int = 90) -> dict[str, bytes]:
-    manifest = pd.read_csv(bundle / BundleFiles.SPLIT_MANIFEST, dtype={"image_id": str})
-    ids = manifest.loc[manifest["split"] == split, "image_id"].sort_values().tolist()[:limit]
-    found = {}
-    for image_id in ids:
-        image = Image.open(HAM10000 / "images" / f"{image_id}.jpg")
-        found[image_id] = jpeg(transform(image), quality) if transform else (HAM10000 / "images" /
-                                                                              f"{image_id}.jpg").read_bytes()
-    return found
+def ham_images(bundle: Path, split: str, limit: int | None, shift: Shift | None = None) -> dict[str, bytes]:
+    """The bundle's `split` images (a sample of both classes with `limit`), shifted by `shift` if given."""
+    return {image_id: shift.apply(ham_image(image_id)) if shift else ham_image(image_id)
+            for image_id in split_rows(bundle, split, limit)["image_id"]}
 
 
 @dataclass(frozen=True)
@@ -88,6 +82,7 @@ class Measured:
     pixels: np.ndarray
     original_size: tuple[int, int]
     features: np.ndarray
+    probabilities: np.ndarray  # in the contract's class order
 
 
 def measure_set(images: dict[str, bytes], engine: LiteRTEngine, size: int) -> list[Measured]:
@@ -95,7 +90,8 @@ def measure_set(images: dict[str, bytes], engine: LiteRTEngine, size: int) -> li
     for name, data in images.items():
         prepared = prepare_image(data, size)
         forward = engine.predict(prepared.pixels[None].astype(np.float32))
-        measured.append(Measured(name, prepared.pixels, prepared.original_size, forward.features[0].copy()))
+        measured.append(Measured(name, prepared.pixels, prepared.original_size, forward.features[0].copy(),
+                                 forward.probabilities[0].copy()))
     return measured
 
 
@@ -177,7 +173,7 @@ def _features(images: list[Measured]) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path)
-    parser.add_argument("--limit", type=int, help="at most N images of each HAM10000 set")
+    parser.add_argument("--limit", type=int, help="at most N images of each HAM10000 set, half of each class")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 images of each HAM10000 set")
     parser.add_argument("--ranks", help="also compare the out-of-distribution rates of the distance refitted "
                                         "at these ranks, e.g. 32,64,128,256,1280 (needs the training split)")
@@ -192,12 +188,12 @@ def main() -> None:
     sets = {name: measure_set(images, engine, size) for name, images in {
         "everyday": everyday_images(),
         "ham_validation": ham_images(bundle.path, "validation", limit),
-        "ham_validation_other_camera": ham_images(bundle.path, "validation", limit, other_camera, quality=70),
+        "ham_validation_other_camera": ham_images(bundle.path, "validation", limit, OTHER_CAMERA),
         "ham_test": ham_images(bundle.path, "test", limit),
-        "ham_test_other_camera": ham_images(bundle.path, "test", limit, other_camera, quality=70),
-        "ham_test_blurred": ham_images(bundle.path, "test", limit, blurred),
-        "ham_test_dark": ham_images(bundle.path, "test", limit, dark),
-        "ham_test_bright": ham_images(bundle.path, "test", limit, bright),
+        "ham_test_other_camera": ham_images(bundle.path, "test", limit, OTHER_CAMERA),
+        "ham_test_blurred": ham_images(bundle.path, "test", limit, BLURRED),
+        "ham_test_dark": ham_images(bundle.path, "test", limit, DARK),
+        "ham_test_bright": ham_images(bundle.path, "test", limit, BRIGHT),
     }.items()}
     rates = {name: flag_rates(images, check) for name, images in sets.items()}
     cost = check_cost(engine, check, sets["ham_test"][0], blocks=6 if args.quick else 40)

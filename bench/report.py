@@ -105,7 +105,7 @@ def _floor_clause(http: dict) -> str:
     if not floor:
         return ""
     return (f"floor in the same rounds (raw LiteRT + decoding + a bare FastAPI upload endpoint): "
-            f"{times(floor['median_floor_ratio'])} ({', '.join(times(r['floor_ratio']) for r in floor['rounds'])}), "
+            f"{times(floor['median_floor_ratio'])} ({', '.join(times(r['ratio']) for r in floor['rounds'])}), "
             f"/predict {floor['median_above_floor_ms']} ms above it; ")
 
 
@@ -290,21 +290,28 @@ def input_check_section(check: dict) -> list[str]:
     return lines
 
 
+SHIFT_COLUMNS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "ece": "ECE", "sensitivity": "sensitivity",
+                 "specificity": "specificity", "balanced_accuracy_7": "7-class bal. acc.",
+                 "probability_change_median": "|Δp| median", "probability_change_p95": "|Δp| p95",
+                 "verdicts_changed": "verdicts changed", "flagged_any": "any warning",
+                 "flagged_out_of_distribution": "out of distribution"}
+
+
 def acquisition_shift_section(shift: dict) -> list[str]:
-    columns = ("roc_auc", "pr_auc", "ece", "sensitivity", "specificity", "balanced_accuracy_7",
-               "probability_change_median", "probability_change_p95", "verdicts_changed", "flagged_any",
-               "flagged_out_of_distribution")
-    rows = [[name, row["description"], *(row[column] for column in columns)] for name, row in shift["shifts"].items()]
+    rows = [[name, row["description"], *(row[column] for column in SHIFT_COLUMNS)]
+            for name, row in shift["shifts"].items()]
+    sample = (f" — **a sample** of {shift['images']} images, half of each class: its PR-AUC, calibration and shares "
+              "are not the split's" if shift.get("sample_of") else "")
     return ["## The model under acquisition shift (software re-photographs of a held-out split)", "",
-            f"The bundle's **{shift['split']}** split ({shift['images']} images, {shift['positives']} cancerous), "
-            "each image shifted as another camera or clinic might (`bench/shifts.py`), then decoded, checked and "
-            "scored by the service's own code (LiteRT). Sensitivity and specificity at the bundle's threshold "
-            f"{shift['threshold']:.3f}; `|Δp|` is how far an image's cancer probability moved from its unshifted "
-            "value; `verdicts changed` the share of images whose verdict flipped; the last two columns are the "
-            "share the input check warns about (any warning; out of distribution). Stand-ins for other clinics' "
-            "images, not a measurement on them.", "",
-            *table(["shift", "what", "ROC-AUC", "PR-AUC", "ECE", "sensitivity", "specificity", "7-class bal. acc.",
-                    "|Δp| median", "|Δp| p95", "verdicts changed", "any warning", "out of distribution"], rows), ""]
+            f"The bundle's **{shift['split']}** split ({shift['images']} images, {shift['positives']} "
+            f"cancerous{sample}), each image shifted as another camera or clinic might (`bench/shifts.py`), then "
+            "decoded, checked and scored by the service's own code (LiteRT). Sensitivity and specificity at the "
+            f"bundle's threshold {shift['threshold']:.3f}; `|Δp|` is how far an image's cancer probability moved "
+            "from its unshifted value; `verdicts changed` the share of images whose verdict flipped; the last two "
+            "columns are the share the input check warns about (any warning; out of distribution). `jpeg_again` "
+            "only re-encodes, as every shift after it also does. Stand-ins for other clinics' images, not a "
+            "measurement on them.", "",
+            *table(["shift", "what", *SHIFT_COLUMNS.values()], rows), ""]
 
 
 def _floor_sentence(http: dict) -> str:
@@ -312,7 +319,7 @@ def _floor_sentence(http: dict) -> str:
     if not floor:
         return ""
     rounds = http["server"]["predict_vs_litert_interleaved"]["rounds"]
-    medians = {side: round(statistics.median(row[f"{side}_p50_ms"] for row in rounds), 2)
+    medians = {side: round(statistics.median(row[f"{side}_p50_ms"] for row in rounds), 2)  # sides' names: http_e2e
                for side in (*floor["sides"], "predict")}
     return (f" The goal's rounds measure that floor directly (medians over rounds: raw LiteRT "
             f"{medians['litert_raw']} ms, decoding {medians['decode']} ms, a bare FastAPI endpoint taking the same "

@@ -74,3 +74,19 @@ def test_the_floor_is_the_sum_beneath_predict_and_predict_is_measured_above_it()
     assert [row["above_floor_ms"] for row in floor["rounds"]] == [4.0, 1.0, 2.0]
     assert floor["median_floor_ratio"] == pytest.approx(1.5)  # of 1.6, 1.5 and 1.5
     assert floor["median_above_floor_ms"] == 2.0
+
+
+def test_failures_beside_the_ratio_are_counted_apart_from_the_ratios_own():
+    class Failing:
+        failures = 0
+
+        def __call__(self) -> None:
+            self.failures += 1
+            time.sleep(0.001)
+
+    def fine() -> None:
+        time.sleep(0.001)
+
+    measured = interleaved_ratio(("predict", fine), ("litert_raw", fine), rounds=1, calls=2,
+                                 beside=(("bare_upload", Failing()),))
+    assert measured["failed_requests"] == 0 and measured["beside_failed_requests"] == 7
