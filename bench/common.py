@@ -329,7 +329,6 @@ class Server:
         raise TimeoutError(f"the server was not ready within {timeout_s} s:\n{self.log_tail()}")
 
 
-@contextmanager
 def split_rows(bundle: Path, split: str, limit: int | None = None):
     """The bundle's `split` rows of its split manifest (image_id, lesion_id, dx, label, split), by image id; with
     `limit`, the first limit // 2 (at least one) of each binary class, cancerous first, so a sample keeps both."""
@@ -349,6 +348,7 @@ def ham_image(image_id: str) -> bytes:
     return (HAM10000_IMAGES / f"{image_id}.jpg").read_bytes()
 
 
+@contextmanager
 def running_server(model_dir: Path, log_path: Path, *, wait_ready: bool = True, ready_timeout_s: float = 180.0,
                    app: str = "service.main:app", **settings: str) -> Iterator[Server]:
     """`python -m uvicorn service.main:app` (or another `app`) on a free loopback port for the length of the
