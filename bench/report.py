@@ -292,7 +292,7 @@ def input_check_section(check: dict) -> list[str]:
 
 SHIFT_COLUMNS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "ece": "ECE", "sensitivity": "sensitivity",
                  "specificity": "specificity", "balanced_accuracy_7": "7-class bal. acc.",
-                 "probability_change_median": "|Δp| median", "probability_change_p95": "|Δp| p95",
+                 "probability_change_median": "Δp median", "probability_change_p95": "Δp p95",
                  "verdicts_changed": "verdicts changed", "flagged_any": "any warning",
                  "flagged_out_of_distribution": "out of distribution"}
 
@@ -306,9 +306,10 @@ def acquisition_shift_section(shift: dict) -> list[str]:
             f"The bundle's **{shift['split']}** split ({shift['images']} images, {shift['positives']} "
             f"cancerous{sample}), each image shifted as another camera or clinic might (`bench/shifts.py`), then "
             "decoded, checked and scored by the service's own code (LiteRT). Sensitivity and specificity at the "
-            f"bundle's threshold {shift['threshold']:.3f}; `|Δp|` is how far an image's cancer probability moved "
-            "from its unshifted value; `verdicts changed` the share of images whose verdict flipped; the last two "
-            "columns are the share the input check warns about (any warning; out of distribution). `jpeg_again` "
+            f"bundle's threshold {shift['threshold']:.3f}; Δp is how far an image's cancer probability moved, "
+            "up or down, from its unshifted value; `verdicts changed` the share of images whose verdict "
+            "flipped; the last two columns are the share the input check warns about (any warning; out of "
+            "distribution). `jpeg_again` "
             "only re-encodes, as every shift after it also does. Stand-ins for other clinics' images, not a "
             "measurement on them.", "",
             *table(["shift", "what", *SHIFT_COLUMNS.values()], rows), ""]
