@@ -12,8 +12,6 @@ Proxy sets (the real targets, other clinics' dermoscopy and smartphone photos, a
   change); should mostly pass (the validation copy is the one to choose on, the test copy the one to report);
 - ham_test_blurred / _dark / _bright: degraded copies that should get `blurry` / `underexposed` / `overexposed`.
 
-With --limit (and --quick), each HAM10000 set is a sample with both binary classes.
-
 Also the check's cost per request: inference alone against inference plus the check, side by side. With
 --ranks, the out-of-distribution rates of the distance refitted at several ranks (how the rank was chosen).
 """
@@ -69,9 +67,10 @@ def _text_image(size: tuple[int, int], background, ink, lines: int) -> Image.Ima
 
 
 def ham_images(bundle: Path, split: str, limit: int | None, shift: Shift | None = None) -> dict[str, bytes]:
-    """The bundle's `split` images (a sample of both classes with `limit`), shifted by `shift` if given."""
+    """The bundle's `split` images (the first `limit` by image id: a sample with the split's mix of classes),
+    shifted by `shift` if given."""
     return {image_id: shift.apply(ham_image(image_id)) if shift else ham_image(image_id)
-            for image_id in split_rows(bundle, split, limit)["image_id"]}
+            for image_id in split_rows(bundle, split)["image_id"][:limit]}
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ def _features(images: list[Measured]) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path)
-    parser.add_argument("--limit", type=int, help="at most N images of each HAM10000 set, half of each class")
+    parser.add_argument("--limit", type=int, help="at most N images of each HAM10000 set")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 images of each HAM10000 set")
     parser.add_argument("--ranks", help="also compare the out-of-distribution rates of the distance refitted "
                                         "at these ranks, e.g. 32,64,128,256,1280 (needs the training split)")

@@ -112,12 +112,13 @@ def test_everyday_photos_and_synthetic_images_are_flagged(served):
     assert not missed, f"not flagged as out of distribution: {missed}"
 
 
-@pytest.mark.parametrize(("degrade", "code"), [("blurred", "blurry"), ("dark", "underexposed"),
-                                               ("bright", "overexposed")])
+@pytest.mark.parametrize(("degrade", "code"), [("BLURRED", "blurry"), ("DARK", "underexposed"),
+                                               ("BRIGHT", "overexposed")])
 def test_degraded_dermoscopy_gets_the_matching_quality_warning(served, degrade, code):
-    import bench.input_check as proxies
+    import bench.shifts
+    from bench.input_check import ham_images
 
-    images = proxies.ham_images(SHIPPED, "test", 20, getattr(proxies, degrade))
+    images = ham_images(SHIPPED, "test", 20, getattr(bench.shifts, degrade))
     hits = sum(code in _warnings(served, data) for data in images.values())
     assert hits / len(images) >= 0.9, f"{code}: {hits}/{len(images)}"
 
