@@ -104,6 +104,9 @@ def _floor_clause(http: dict) -> str:
     floor = http["server"].get("predict_floor")
     if not floor:
         return ""
+    failed = http["server"]["predict_vs_litert_interleaved"].get("beside_failed_requests", 0)
+    if failed:
+        return f"floor not shown: {failed} requests to its bare endpoint failed; "
     return (f"floor in the same rounds (raw LiteRT + decoding + a bare FastAPI upload endpoint): "
             f"{times(floor['median_floor_ratio'])} ({', '.join(times(r['ratio']) for r in floor['rounds'])}), "
             f"/predict {floor['median_above_floor_ms']} ms above it; ")
@@ -317,7 +320,7 @@ def acquisition_shift_section(shift: dict) -> list[str]:
 
 def _floor_sentence(http: dict) -> str:
     floor = http["server"].get("predict_floor")
-    if not floor:
+    if not floor or http["server"]["predict_vs_litert_interleaved"].get("beside_failed_requests", 0):
         return ""
     rounds = http["server"]["predict_vs_litert_interleaved"]["rounds"]
     medians = {side: round(statistics.median(row[f"{side}_p50_ms"] for row in rounds), 2)  # sides' names: http_e2e

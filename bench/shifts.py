@@ -77,7 +77,8 @@ OTHER_CAMERA = Shift("other_camera", "3x larger, warmer (red x1.06, blue x0.94),
 # below its resolution limit.
 ACQUISITION_SHIFTS = (
     Shift("none", "the original HAM10000 file", None),
-    Shift("jpeg_again", "saved again as JPEG quality 90, as every shift below is: the re-encoding alone",
+    Shift("jpeg_again", "saved again as JPEG quality 90: the re-encoding alone, which every shift below also "
+                        "does (at 90 unless stated)",
           lambda image: image),
     OTHER_CAMERA,
     Shift("cool_light", "a bluer light: red x0.88, blue x1.12", _gains(0.88, 1.12)),

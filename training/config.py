@@ -39,6 +39,14 @@ def semantic_version(text: str) -> str:
     return text
 
 
+def gain_range(text: str) -> float:
+    """A channel gain's half range: at 1 or more, a channel could be scaled to nothing."""
+    value = non_negative_number(text)
+    if value >= 1:
+        raise ValueError(f"{text!r} must be below 1")
+    return value
+
+
 def non_negative_number(text: str) -> float:
     """A finite number >= 0: a negative power would weigh the common diagnoses up, NaN would poison the loss."""
     try:
@@ -85,7 +93,7 @@ class TrainConfig:
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
     unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
     colour_gain: float = setting(CHANNEL_GAIN, "train augmentation: each of R, G and B scaled by 1 +- this "
-                                               "(another dermatoscope's white balance)", parse=non_negative_number)
+                                               "(another dermatoscope's white balance)", parse=gain_range)
     sensor_noise: float = setting(SENSOR_NOISE, "train augmentation: Gaussian noise per image, its standard "
                                                 "deviation drawn up to this many grey levels (another camera's "
                                                 "sensor); 0 adds none", parse=non_negative_number)
@@ -143,8 +151,9 @@ class TrainConfig:
 
 
 # Settings that shape the weights but were added after runs existed, with the value every earlier run had: at
-# that value they are left out of the resume key, so those runs' checkpoints still resume.
-ADDED_LATER = {"learning_rate_schedule": "plateau", "colour_gain": CHANNEL_GAIN, "sensor_noise": SENSOR_NOISE}
+# that value they are left out of the resume key, so those runs' checkpoints still resume. Historical facts, not
+# defaults: never change them, even when a default changes.
+ADDED_LATER = {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0}
 
 
 def normalised_resume_key(key: dict[str, object]) -> dict[str, object]:

@@ -92,6 +92,15 @@ def test_a_class_weight_power_that_is_not_a_finite_non_negative_number_is_refuse
     assert exit_info.value.code == 2 and "--class-weight-power" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flag", "value", "reason"), [("--colour-gain", "1", "below 1"),
+                                                      ("--colour-gain", "-0.1", ">= 0"),
+                                                      ("--sensor-noise", "nan", ">= 0")])
+def test_augmentation_settings_out_of_range_are_refused(capsys, flag, value, reason):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data-dir", "d", "--output-dir", "o", flag, value])
+    assert exit_info.value.code == 2 and flag in (error := capsys.readouterr().err) and reason in error
+
+
 @pytest.mark.parametrize("version", ["2.1.0", "0.0.1-test", "1.0.0-rc.1+build.5"])
 def test_semantic_versions_with_pre_release_and_build_are_accepted(version):
     args = build_parser().parse_args(["train", "--data-dir", "d", "--output-dir", "o", "--model-version", version])

@@ -9,7 +9,7 @@ import keras
 import pandas as pd
 import pytest
 
-from training.config import TrainConfig, normalised_resume_key
+from training.config import ADDED_LATER, TrainConfig, normalised_resume_key
 from training.errors import RecipeMismatch
 from training.fit import (
     MONITOR,
@@ -69,6 +69,8 @@ def test_the_augmentation_settings_bind_a_resume_only_away_from_what_earlier_run
     noisy = dataclasses.replace(RECIPE, sensor_noise=8.0, colour_gain=0.2)
     assert noisy.resume_key()["sensor_noise"] == 8.0 and noisy.resume_key()["colour_gain"] == 0.2
     assert normalised_resume_key({**RECIPE.resume_key(), "sensor_noise": 0.0}) == RECIPE.resume_key()
+    # what every run before these settings used, whatever the defaults become
+    assert ADDED_LATER == {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0}
 
 
 @pytest.mark.parametrize(("stored_split_seed", "seed", "split_seed"), [

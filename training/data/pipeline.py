@@ -73,7 +73,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, tra
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=AUTOTUNE)
     if training:
-        augmenter = augmenter or build_augmenter(seed)
+        if augmenter is None:
+            augmenter = build_augmenter(seed)
         dataset = dataset.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
     if weights is not None:
         table = tf.constant(weights, dtype=tf.float32)
