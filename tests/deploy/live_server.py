@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import free_port, running_server
+from bench.common import HAM10000_IMAGES, free_port, running_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HAM10000_IMAGES = REPO_ROOT.parent / "shared" / "data" / "ham10000" / "images"
 READY_TIMEOUT_S = 90.0
 
 
