@@ -99,12 +99,17 @@ def _throughput_rounds(http: dict) -> str:
                      for row in rounds)
 
 
+def _floor(http: dict) -> tuple[dict | None, int]:
+    """The floor beneath /predict in the goal's rounds (None for runs from before it was measured), and how many
+    requests to its bare endpoint failed (a floor with failures is not shown)."""
+    failed = http["server"]["predict_vs_litert_interleaved"].get("beside_failed_requests", 0)
+    return http["server"].get("predict_floor"), failed
+
+
 def _floor_clause(http: dict) -> str:
-    """The floor beneath /predict in the same rounds, where the run measured it (runs before it did not)."""
-    floor = http["server"].get("predict_floor")
+    floor, failed = _floor(http)
     if not floor:
         return ""
-    failed = http["server"]["predict_vs_litert_interleaved"].get("beside_failed_requests", 0)
     if failed:
         return f"floor not shown: {failed} requests to its bare endpoint failed; "
     return (f"floor in the same rounds (raw LiteRT + decoding + a bare FastAPI upload endpoint): "
@@ -312,15 +317,14 @@ def acquisition_shift_section(shift: dict) -> list[str]:
             f"bundle's threshold {shift['threshold']:.3f}; Δp is how far an image's cancer probability moved, "
             "up or down, from its unshifted value; `verdicts changed` the share of images whose verdict "
             "flipped; the last two columns are the share the input check warns about (any warning; out of "
-            "distribution). `jpeg_again` "
-            "only re-encodes, as every shift after it also does. Stand-ins for other clinics' images, not a "
-            "measurement on them.", "",
+            "distribution). `jpeg_again` only re-encodes, as every shift after it also does. Stand-ins for other "
+            "clinics' images, not a measurement on them.", "",
             *table(["shift", "what", *SHIFT_COLUMNS.values()], rows), ""]
 
 
 def _floor_sentence(http: dict) -> str:
-    floor = http["server"].get("predict_floor")
-    if not floor or http["server"]["predict_vs_litert_interleaved"].get("beside_failed_requests", 0):
+    floor, failed = _floor(http)
+    if not floor or failed:
         return ""
     rounds = http["server"]["predict_vs_litert_interleaved"]["rounds"]
     medians = {side: round(statistics.median(row[f"{side}_p50_ms"] for row in rounds), 2)  # sides' names: http_e2e
