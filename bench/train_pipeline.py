@@ -86,7 +86,8 @@ def main() -> None:
     stream = iter(dataset)
     pipeline_alone = seconds_per_batch(lambda: next(stream), batches)
 
-    model = build_classifier(RECIPE["backbone"], args.image_size, weights="imagenet")
+    model = build_classifier(RECIPE["backbone"], args.image_size, weights="imagenet",
+                             colour_constancy=RECIPE["colour_constancy"])
     unfreeze_top_of_backbone(model, 0)
     compile_model(model, 1e-5)
     # One augmented batch, cached: the same element spec as the pipelines (a different one retraces fit's

@@ -17,6 +17,7 @@ from contract.schema import SEMANTIC_VERSION
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnetb0")
 LEARNING_RATE_SCHEDULES = ("plateau", "cosine")
+COLOUR_CONSTANCY = ("none", "shades_of_grey")  # the model's colour correction (training/model/colour_constancy.py)
 PLATEAU_FACTOR = 0.3  # the plateau schedule's learning-rate drop
 CHANNEL_GAIN = 0.12  # train augmentation's white balance: each of R, G, B scaled by 1 +- this
 SENSOR_NOISE = 0.0  # train augmentation's Gaussian noise: the largest standard deviation, in grey levels
@@ -99,6 +100,9 @@ class TrainConfig:
     sensor_noise: float = setting(SENSOR_NOISE, "train augmentation: Gaussian noise per image, its standard "
                                                 "deviation drawn up to this many grey levels (another camera's "
                                                 "sensor); 0 adds none", parse=non_negative_number)
+    colour_constancy: str = setting("none", "the model's first layer: none, or shades_of_grey (each image's "
+                                            "illuminant divided out, so another light's colour or exposure "
+                                            "leaves the input unchanged)", choices=COLOUR_CONSTANCY)
     early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",
                                            "--patience")
     # plateau: a cosine over 16 epochs (otherwise this recipe) peaked at validation PR-AUC 0.707 and ROC-AUC 0.892,
@@ -155,7 +159,8 @@ class TrainConfig:
 # Settings that shape the weights but were added after runs existed, with the value every earlier run had: at
 # that value they are left out of the resume key, so those runs' checkpoints still resume. Historical facts, not
 # defaults: never change them, even when a default changes.
-ADDED_LATER = {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0}
+ADDED_LATER = {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0,
+               "colour_constancy": "none"}
 
 
 def normalised_resume_key(key: dict[str, object]) -> dict[str, object]:

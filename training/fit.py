@@ -43,7 +43,7 @@ def fit(config: TrainConfig, table: pd.DataFrame, images: np.ndarray) -> tuple[k
     checkpoints = prepare_checkpoints(config)
     bind_split(checkpoints, table)
     with strategy.scope():
-        model = build_classifier(config.backbone, config.image_size, config.weights)
+        model = build_classifier(config.backbone, config.image_size, config.weights, config.colour_constancy)
     check_explainable(model, config.explanation_layer)  # seconds now, rather than a failed export after hours
     run_phase(model, "frozen", config, train_data, val_data, checkpoints, strategy)
     run_phase(model, "finetune", config, train_data, val_data, checkpoints, strategy)

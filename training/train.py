@@ -99,7 +99,8 @@ def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
     if model.dtype_policy.name == "float32":
         return model
     keras.mixed_precision.set_global_policy("float32")
-    exported = build_classifier(config.backbone, config.image_size, weights="none")
+    exported = build_classifier(config.backbone, config.image_size, weights="none",
+                                colour_constancy=config.colour_constancy)
     exported.set_weights(model.get_weights())
     return exported
 

@@ -64,13 +64,17 @@ def test_the_split_seed_is_bound_only_where_it_differs_from_the_seed():
     assert dataclasses.replace(RECIPE, seed=7).resume_key() != RECIPE.resume_key(), "the training seed stays bound"
 
 
-def test_the_augmentation_settings_bind_a_resume_only_away_from_what_earlier_runs_used():
-    assert {"colour_gain", "sensor_noise"}.isdisjoint(RECIPE.resume_key()), "older folders' recipe.json lacks them"
-    noisy = dataclasses.replace(RECIPE, sensor_noise=8.0, colour_gain=0.2)
+def test_the_augmentation_and_colour_settings_bind_a_resume_only_away_from_what_earlier_runs_used():
+    earlier = dataclasses.replace(RECIPE, **ADDED_LATER)
+    assert {"colour_gain", "sensor_noise", "colour_constancy"}.isdisjoint(earlier.resume_key()), \
+        "older folders' recipe.json lacks them"
+    noisy = dataclasses.replace(earlier, sensor_noise=8.0, colour_gain=0.2, colour_constancy="shades_of_grey")
     assert noisy.resume_key()["sensor_noise"] == 8.0 and noisy.resume_key()["colour_gain"] == 0.2
-    assert normalised_resume_key({**RECIPE.resume_key(), "sensor_noise": 0.0}) == RECIPE.resume_key()
+    assert noisy.resume_key()["colour_constancy"] == "shades_of_grey"
+    assert normalised_resume_key({**earlier.resume_key(), "sensor_noise": 0.0}) == earlier.resume_key()
     # what every run before these settings used, whatever the defaults become
-    assert ADDED_LATER == {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0}
+    assert ADDED_LATER == {"learning_rate_schedule": "plateau", "colour_gain": 0.12, "sensor_noise": 0.0,
+                           "colour_constancy": "none"}
 
 
 @pytest.mark.parametrize(("stored_split_seed", "seed", "split_seed"), [

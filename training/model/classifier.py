@@ -21,13 +21,15 @@ HIDDEN_UNITS = 256
 DROPOUT = 0.4
 
 
-def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") -> keras.Model:
+def build_classifier(backbone: str, image_size: int, weights: str = "imagenet",
+                     colour_constancy: str = "none") -> keras.Model:
     """A flat functional model: the backbone's own layers, then head layers named head_*.
 
     Flat (no nested sub-model) so Grad-CAM reads `top_activation` directly and phase 2 can
-    unfreeze by layer order.
+    unfreeze by layer order. `colour_constancy` (training.config.COLOUR_CONSTANCY) corrects each
+    image's colour before the backbone.
     """
-    base = _build_backbone(backbone, image_size, weights)
+    base = _build_backbone(backbone, image_size, weights, colour_constancy)
     features = base.output  # (B, S/32, S/32, 1280)
     x = keras.layers.GlobalAveragePooling2D(name=ModelLayers.POOLED)(features)  # (B, 1280)
     x = keras.layers.BatchNormalization(name=ModelLayers.HEAD_NORM)(x)
@@ -39,23 +41,27 @@ def build_classifier(backbone: str, image_size: int, weights: str = "imagenet") 
     return keras.Model(base.input, outputs, name=f"skin_cancer_{backbone}")
 
 
-def _build_backbone(backbone: str, image_size: int, weights: str) -> keras.Model:
+def _build_backbone(backbone: str, image_size: int, weights: str, colour_constancy: str) -> keras.Model:
     shape = (image_size, image_size, 3)
     if backbone in efficientnet_lite.VARIANTS:
-        return _lite(efficientnet_lite.VARIANTS[backbone], shape, weights)
+        return _lite(efficientnet_lite.VARIANTS[backbone], shape, weights, colour_constancy)
     if backbone == "efficientnetb0":
+        if colour_constancy != "none":  # keras.applications builds its own input layer: nothing goes before it
+            raise ValueError(f"colour constancy {colour_constancy!r} needs an EfficientNet-Lite backbone")
         return _b0(shape, weights)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
 
-def _lite(variant: efficientnet_lite.LiteVariant, shape: tuple[int, int, int], weights: str) -> keras.Model:
+def _lite(variant: efficientnet_lite.LiteVariant, shape: tuple[int, int, int], weights: str,
+          colour_constancy: str) -> keras.Model:
     path = variant.weights_path if weights == "imagenet" else _weights_path_or_none(weights)
     if path is not None and not path.is_file():
         raise WeightsUnavailable(f"{variant.name} ImageNet weights not found at {path}; regenerate them with "
                                  f"`python -m training.model.convert_lite --variant {variant.name}` "
                                  "(see models/pretrained/README.md)")
     return efficientnet_lite.build_efficientnet_lite(variant, input_shape=shape, include_top=False,
-                                                     weights=str(path) if path else None)
+                                                     weights=str(path) if path else None,
+                                                     colour_constancy=colour_constancy)
 
 
 def _b0(shape: tuple[int, int, int], weights: str) -> keras.Model:

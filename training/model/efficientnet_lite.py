@@ -22,6 +22,8 @@ import keras
 from keras import layers
 
 from contract.schema import ModelLayers
+from training.config import COLOUR_CONSTANCY
+from training.model.colour_constancy import COLOUR_CONSTANCY_LAYER, ShadesOfGrey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED_DIR = REPO_ROOT / "models" / "pretrained"
@@ -161,6 +163,12 @@ def feature_extractor(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output, name=model.name)
 
 
+def corrected_colour(images: keras.KerasTensor, method: str) -> keras.KerasTensor:
+    if method not in COLOUR_CONSTANCY:
+        raise ValueError(f"unknown colour constancy {method!r}; choose one of {COLOUR_CONSTANCY}")
+    return images if method == "none" else ShadesOfGrey(name=COLOUR_CONSTANCY_LAYER)(images)
+
+
 def load_notop_weights(model: keras.Model, path: str | Path) -> None:
     """Load a no-top .weights.h5 into the backbone of `model`, whether or not `model` has the ImageNet top."""
     feature_extractor(model).load_weights(str(path))
@@ -171,16 +179,19 @@ def build_efficientnet_lite(
     input_shape: tuple[int | None, int | None, int] = (224, 224, 3),
     include_top: bool = False,
     weights: str | Path | None = None,
+    colour_constancy: str = "none",
 ) -> keras.Model:
     """An EfficientNet-Lite variant on 0-255 RGB input.
 
     include_top=False ends at `top_activation` (FEATURES_LAYER) (7x7x1280 at 224 input). include_top=True adds global
     average pooling and a 1000-way Dense named `predictions` that returns logits. `weights` is a path to a
     no-top .weights.h5 (such as variant.weights_path); with include_top=True the ImageNet top is left
-    freshly initialised, since the shipped file holds the backbone only.
+    freshly initialised, since the shipped file holds the backbone only. `colour_constancy` (one of
+    training.config.COLOUR_CONSTANCY) puts that correction first, before the backbone's own normalisation.
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Rescaling(scale=INPUT_SCALE, offset=INPUT_OFFSET, name="rescaling")(inputs)
+    x = layers.Rescaling(scale=INPUT_SCALE, offset=INPUT_OFFSET, name="rescaling")(
+        corrected_colour(inputs, colour_constancy))
     x = head(blocks(stem(x), variant))
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
