@@ -10,7 +10,8 @@ Proxy sets (the real targets, other clinics' dermoscopy and smartphone photos, a
 - ham_validation_other_camera / ham_test_other_camera: the split re-photographed in software (bench/shifts.py):
   3x upscaled, a colour cast, re-encoded as JPEG at quality 70 (what another dermatoscope and camera pipeline
   change); should mostly pass (the validation copy is the one to choose on, the test copy the one to report);
-- ham_test_blurred / _dark / _bright: degraded copies that should get `blurry` / `underexposed` / `overexposed`.
+- ham_test_blurred / _dark / _bright / _noisy: degraded copies that should get `blurry` / `underexposed` /
+  `overexposed` / `noisy`.
 
 Also the check's cost per request: inference alone against inference plus the check, side by side. With
 --ranks, the out-of-distribution rates of the distance refitted at several ranks (how the rank was chosen).
@@ -26,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.common import choose_bundle, ham_image, machine_info, results_path, split_rows, time_calls, write_json
-from bench.shifts import BLURRED, BRIGHT, DARK, OTHER_CAMERA, Shift, jpeg
+from bench.shifts import BLURRED, BRIGHT, DARK, NOISY, OTHER_CAMERA, Shift, jpeg
 from contract.bundle import read_contract
 from contract.input_check import FeatureStatistics
 from contract.preprocessing import prepare_image
@@ -193,15 +194,17 @@ def main() -> None:
         "ham_test_blurred": ham_images(bundle.path, "test", limit, BLURRED),
         "ham_test_dark": ham_images(bundle.path, "test", limit, DARK),
         "ham_test_bright": ham_images(bundle.path, "test", limit, BRIGHT),
+        "ham_test_noisy": ham_images(bundle.path, "test", limit, NOISY),
     }.items()}
     rates = {name: flag_rates(images, check) for name, images in sets.items()}
     cost = check_cost(engine, check, sets["ham_test"][0], blocks=6 if args.quick else 40)
     report = {"machine": machine_info(), "bundle": bundle.describe(), "limit": limit,
               "input_check": contract.input_check.model_dump(), "rates": rates, "check_cost": cost}
-    print(f"{'set':28} {'n':>5} {'any':>6} {'ood':>6} {'blurry':>7} {'dark':>6} {'bright':>7} {'lowres':>7}")
+    print(f"{'set':28} {'n':>5} {'any':>6} {'ood':>6} {'blurry':>7} {'dark':>6} {'bright':>7} {'noisy':>6} "
+          f"{'lowres':>7}")
     for name, row in rates.items():
         print(f"{name:28} {row['n']:>5} {row['any_warning']:>6.3f} {row['out_of_distribution']:>6.3f} "
-              f"{row['blurry']:>7.3f} {row['underexposed']:>6.3f} {row['overexposed']:>7.3f} "
+              f"{row['blurry']:>7.3f} {row['underexposed']:>6.3f} {row['overexposed']:>7.3f} {row['noisy']:>6.3f} "
               f"{row['low_resolution']:>7.3f}")
     print(f"check cost per request: {cost['added_per_request_ms']} ms added to inference (interquartile "
           f"{cost['added_per_request_iqr_ms']}; inference {cost['inference_p50_ms']} ms p50); "

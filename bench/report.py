@@ -275,7 +275,8 @@ def explain_section(explain: dict) -> list[str]:
 
 def input_check_section(check: dict) -> list[str]:
     rows = [[name, r["n"], r["any_warning"], r["out_of_distribution"], r["blurry"], r["underexposed"],
-             r["overexposed"], r["low_resolution"], r["distance_median"]] for name, r in check["rates"].items()]
+             r["overexposed"], r.get("noisy"), r["low_resolution"], r["distance_median"]]
+            for name, r in check["rates"].items()]
     cost, spec = check["check_cost"], check["input_check"]
     lines = ["## Input check on proxy sets (share of images getting each warning)", "",
              f"Distance threshold {spec['distance_threshold']:.1f} (validation {spec['distance_percentile']:g}th "
@@ -284,7 +285,7 @@ def input_check_section(check: dict) -> list[str]:
              f"**{cost['added_per_request_ms']} ms added** (median over block pairs; interquartile range "
              f"{fmt(cost.get('added_per_request_iqr_ms'))} ms; inference alone p50 {cost['inference_p50_ms']} ms); "
              f"the check alone: {cost['check_alone_p50_ms']} ms.", "",
-             *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed",
+             *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed", "noisy",
                      "low_resolution", "median distance"], rows), ""]
     by_rank = check.get("out_of_distribution_by_rank")
     if by_rank:

@@ -61,12 +61,15 @@ def _half_resolution(image: Image.Image) -> Image.Image:
     return image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
 
 
-def _sensor_noise(image: Image.Image) -> Image.Image:
-    """Gaussian noise of standard deviation 8 grey levels, drawn from the image's own bytes: the same noise for
-    the same image on any machine."""
-    pixels = np.asarray(image, dtype=np.float32)
-    rng = np.random.default_rng(zlib.crc32(image.tobytes()))
-    return Image.fromarray(np.rint(np.clip(pixels + rng.normal(0.0, 8.0, pixels.shape), 0, 255)).astype(np.uint8))
+def _sensor_noise(sigma: float) -> Callable[[Image.Image], Image.Image]:
+    def noisy(image: Image.Image) -> Image.Image:
+        """Gaussian noise of standard deviation `sigma` grey levels, drawn from the image's own bytes: the same
+        noise for the same image on any machine."""
+        pixels = np.asarray(image, dtype=np.float32)
+        rng = np.random.default_rng(zlib.crc32(image.tobytes()))
+        grainy = np.clip(pixels + rng.normal(0.0, sigma, pixels.shape), 0, 255)
+        return Image.fromarray(np.rint(grainy).astype(np.uint8))
+    return noisy
 
 
 OTHER_CAMERA = Shift("other_camera", "3x larger, warmer (red x1.06, blue x0.94), saturation x1.15, a 1 px blur, "
@@ -86,12 +89,13 @@ ACQUISITION_SHIFTS = (
     Shift("dimmer", "pixel values x0.75", _scaled_values(0.75)),
     Shift("brighter", "pixel values x1.25", _scaled_values(1.25)),
     Shift("softer_focus", "a Gaussian blur of 1.5 px", lambda image: image.filter(ImageFilter.GaussianBlur(1.5))),
-    Shift("sensor_noise", "Gaussian noise, standard deviation 8 grey levels", _sensor_noise),
+    Shift("sensor_noise", "Gaussian noise, standard deviation 8 grey levels", _sensor_noise(8.0)),
     Shift("heavy_jpeg", "JPEG quality 30", lambda image: image, quality=30),
     Shift("half_resolution", "half the width and height (100x75 for HAM10000)", _half_resolution),
 )
 
-# Degraded copies the input check exists to flag (bench.input_check): blurry, underexposed, overexposed.
+# Degraded copies the input check exists to flag (bench.input_check): blurry, underexposed, overexposed, noisy.
 BLURRED = Shift("blurred", "a Gaussian blur of 4 px", lambda image: image.filter(ImageFilter.GaussianBlur(4)))
 DARK = Shift("dark", "pixel values x0.3", _scaled_values(0.3))
 BRIGHT = Shift("bright", "pixel values x1.9", _scaled_values(1.9))
+NOISY = Shift("noisy", "Gaussian noise, standard deviation 16 grey levels", _sensor_noise(16.0))

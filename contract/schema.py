@@ -119,6 +119,10 @@ class InputCheckSpec(_Frozen):
     min_sharpness: float = Field(description="Laplacian variance below which blurry is raised.")
     min_brightness: float = Field(description="Mean luma (0-255) below which underexposed is raised.")
     max_brightness: float = Field(description="Mean luma (0-255) above which overexposed is raised.")
+    # optional, so that bundles exported before the noise check still load (and are checked without it)
+    max_noise: float | None = Field(default=None, description=(
+        "Estimated pixel noise (standard deviation, luma grey levels) above which noisy is raised; absent in "
+        "bundles exported before the check existed, which are not checked for noise."))
     quality_percentiles: tuple[float, float] = Field(description="Training-split percentiles of the quality limits.")
 
 

@@ -113,7 +113,7 @@ def test_everyday_photos_and_synthetic_images_are_flagged(served):
 
 
 @pytest.mark.parametrize(("degrade", "code"), [("BLURRED", "blurry"), ("DARK", "underexposed"),
-                                               ("BRIGHT", "overexposed")])
+                                               ("BRIGHT", "overexposed"), ("NOISY", "noisy")])
 def test_degraded_dermoscopy_gets_the_matching_quality_warning(served, degrade, code):
     import bench.shifts
     from bench.input_check import ham_images

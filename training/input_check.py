@@ -6,7 +6,7 @@ kept as its PRINCIPAL_DIRECTIONS leading directions plus one shared variance for
 (`contract.input_check`), flagged above the validation split's DISTANCE_PERCENTILE. Late, pooled features
 are used on purpose: statistics of early layers react to resolution and compression, and would flag
 dermoscopy from another camera as foreign. The quality limits are the training split's QUALITY_PERCENTILES
-of sharpness and brightness.
+of sharpness, brightness and noise.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def choose_limits(statistics: FeatureStatistics, validation_features: np.ndarray
                   image_size: int) -> InputCheckSpec:
     """The distance threshold from validation, the quality limits from the training images."""
     distances = statistics.distance(validation_features)
-    sharpness, brightness = measure_all(train_images)
+    quality = measure_all(train_images)
     low, high = QUALITY_PERCENTILES
     return InputCheckSpec(
         distance_threshold=float(np.percentile(distances, DISTANCE_PERCENTILE)),
@@ -65,8 +65,9 @@ def choose_limits(statistics: FeatureStatistics, validation_features: np.ndarray
         principal_directions=statistics.directions.shape[0],
         # below half the model's input side, what the model sees is mostly upsampling blur
         min_short_side=image_size // 2,
-        min_sharpness=float(np.percentile(sharpness, low)),
-        min_brightness=float(np.percentile(brightness, low)),
-        max_brightness=float(np.percentile(brightness, high)),
+        min_sharpness=float(np.percentile(quality["sharpness"], low)),
+        min_brightness=float(np.percentile(quality["brightness"], low)),
+        max_brightness=float(np.percentile(quality["brightness"], high)),
+        max_noise=float(np.percentile(quality["noise"], high)),
         quality_percentiles=QUALITY_PERCENTILES,
     )

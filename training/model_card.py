@@ -14,7 +14,7 @@ import pandas as pd
 
 from contract.bundle import read_contract, read_thresholds, sha256_of, write_bytes_atomically, write_json_atomically
 from contract.diagnoses import BY_CODE
-from contract.schema import BundleFiles, ModelContract, ThresholdReport
+from contract.schema import BundleFiles, InputCheckSpec, ModelContract, ThresholdReport
 from training.evaluation.metrics import BOOTSTRAP_ROUNDS
 from training.explanation import DISPLAY_PERCENTILE
 from training.model.classifier import DROPOUT, HIDDEN_UNITS
@@ -175,9 +175,15 @@ directions kept and the rest sharing one variance) is above {check.distance_thre
 split's {check.distance_percentile:g}th percentile. Quality limits, the training split's
 {check.quality_percentiles[0]:g}th / {check.quality_percentiles[1]:g}th percentiles on the model input:
 `blurry` below a Laplacian variance of {check.min_sharpness:.1f}; `underexposed` below a mean luma of
-{check.min_brightness:.1f}; `overexposed` above {check.max_brightness:.1f}; `low_resolution` when the image's
-shorter side is under {check.min_short_side} px.
+{check.min_brightness:.1f}; `overexposed` above {check.max_brightness:.1f};{_noise_limit(check)} `low_resolution`
+when the image's shorter side is under {check.min_short_side} px.
 """
+
+
+def _noise_limit(check: InputCheckSpec) -> str:
+    if check.max_noise is None:  # a bundle exported before the noise check
+        return ""
+    return f" `noisy` when the estimated pixel noise is above {check.max_noise:.1f} grey levels;"
 
 
 def subgroup_section(metrics: dict) -> str:

@@ -22,6 +22,7 @@ class WarningCode(enum.StrEnum):
     BLURRY = "blurry"
     UNDEREXPOSED = "underexposed"
     OVEREXPOSED = "overexposed"
+    NOISY = "noisy"
     LOW_RESOLUTION = "low_resolution"
 
 
@@ -56,6 +57,10 @@ class InputCheck:
         if quality.brightness > spec.max_brightness:
             found.append(InputWarning(WarningCode.OVEREXPOSED, (
                 f"the image is too bright (mean brightness {quality.brightness:.0f} > {spec.max_brightness:.0f})")))
+        if spec.max_noise is not None and quality.noise > spec.max_noise:
+            found.append(InputWarning(WarningCode.NOISY, (
+                f"the image is grainy (noise {quality.noise:.1f} > {spec.max_noise:.1f} grey levels); sensor noise "
+                "lowers the model's sensitivity")))
         if min(original_size) < spec.min_short_side:
             found.append(InputWarning(WarningCode.LOW_RESOLUTION, (
                 f"the image is {original_size[0]}x{original_size[1]} pixels; below {spec.min_short_side} on the "

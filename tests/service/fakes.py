@@ -74,14 +74,15 @@ def fake_probabilities(images: np.ndarray) -> np.ndarray:
     return probabilities
 
 
-def fake_input_check_spec(**overrides: float) -> InputCheckSpec:
+def fake_input_check_spec(**overrides: float | None) -> InputCheckSpec:
     values = {"distance_threshold": 1000.0, "distance_percentile": 99.0, "principal_directions": FEATURES,
               "min_short_side": 16,
-              "min_sharpness": 0.0, "min_brightness": 0.0, "max_brightness": 255.0, "quality_percentiles": (0.5, 99.5)}
+              "min_sharpness": 0.0, "min_brightness": 0.0, "max_brightness": 255.0, "max_noise": 255.0,
+              "quality_percentiles": (0.5, 99.5)}
     return InputCheckSpec(**{**values, **overrides})
 
 
-def fake_contract(**input_check: float) -> ModelContract:
+def fake_contract(**input_check: float | None) -> ModelContract:
     return ModelContract(
         model_version="9.9.9-fake",
         created_at="2025-01-01T00:00:00+00:00",

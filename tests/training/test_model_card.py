@@ -38,3 +38,11 @@ def test_the_card_states_what_the_bundle_holds(tmp_path):
     assert "1 frozen-backbone, 2 fine-tuning" in card and "10 min of epochs" in card
     assert f"{os.cpu_count()} CPU cores" in card, "the hardware is read, not typed"
     assert "temperature 1.500" in card and "## Input check" in card and "1000.0" in card
+
+
+def test_the_cards_input_check_states_the_noise_limit_only_where_the_bundle_has_one():
+    from training.model_card import input_check_section
+
+    assert "`noisy` when the estimated pixel noise is above 2.5 grey levels" in input_check_section(
+        fake_contract(max_noise=2.5))
+    assert "noisy" not in input_check_section(fake_contract(max_noise=None))

@@ -38,6 +38,20 @@ def test_dark_and_bright_images_are_under_and_overexposed():
     assert WarningCode.OVEREXPOSED in codes(pixels=np.clip(TEXTURED.astype(int) + 110, 0, 255).astype(np.uint8))
 
 
+def test_a_grainy_image_is_noisy_and_a_clean_one_is_not():
+    check = InputCheck(fake_input_check_spec(max_noise=3.0), STATISTICS)
+    y, x = np.mgrid[0:64, 0:64]
+    shaded = (80 + x + y).astype(np.float64)  # smooth: sharp enough, no noise
+    grainy = shaded + np.random.default_rng(2).normal(0, 8, shaded.shape)
+
+    def found(luma):
+        pixels = np.repeat(np.clip(luma, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
+        return {warning.code: warning.detail for warning in check.warnings(pixels, (600, 450), NEAR)}
+
+    assert WarningCode.NOISY not in found(shaded)
+    assert "> 3.0 grey levels" in found(grainy)[WarningCode.NOISY]
+
+
 def test_a_small_image_is_low_resolution():
     assert codes(size=(120, 90)) == [WarningCode.LOW_RESOLUTION]
     assert codes(size=(96, 96)) == []
@@ -46,3 +60,9 @@ def test_a_small_image_is_low_resolution():
 def test_details_name_the_measured_value_and_the_limit():
     [warning] = CHECK.warnings(TEXTURED, (120, 90), NEAR)
     assert "120x90" in warning.detail and "96" in warning.detail
+
+
+def test_a_bundle_from_before_the_noise_check_is_not_checked_for_noise():
+    older = InputCheck(fake_input_check_spec(max_noise=None), STATISTICS)
+    grainy = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert WarningCode.NOISY not in [warning.code for warning in older.warnings(grainy, (600, 450), NEAR)]
