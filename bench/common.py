@@ -132,11 +132,10 @@ def time_calls(call: Callable[[], object], *, iterations: int, time_limit_s: flo
 
 def load_keras_model(bundle: Path):
     """The bundle's Keras model (imports TensorFlow: the dev extra)."""
-    import keras
-
     from contract.schema import BundleFiles
+    from training.model.classifier import load_classifier
 
-    return keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+    return load_classifier(bundle / BundleFiles.KERAS_MODEL)
 
 
 def seed_model_predict(classifier, batch: np.ndarray) -> Callable[[], object]:

@@ -24,12 +24,20 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.common import HAM10000, choose_bundle, ham_image, machine_info, results_path, split_rows, write_json
+from bench.common import (
+    HAM10000,
+    choose_bundle,
+    ham_image,
+    load_keras_model,
+    machine_info,
+    results_path,
+    split_rows,
+    write_json,
+)
 from contract.bundle import read_contract, read_thresholds
 from contract.decision import decision_threshold, is_cancerous
 from contract.diagnoses import cancer_probability
 from contract.preprocessing import preprocess_image
-from contract.schema import BundleFiles
 
 LAYERCAM_LAYERS = ("block4c_add", "block5c_add", "block6d_add", "top_activation")
 BATCH = 32
@@ -108,11 +116,9 @@ def _normalised(maps: np.ndarray) -> np.ndarray:
 
 
 def evaluate_split(bundle: Path, split: str, limit: int | None, target: str) -> dict:
-    import keras
-
     contract = read_contract(bundle)
     size = contract.input.image_size
-    classifier = keras.models.load_model(bundle / BundleFiles.KERAS_MODEL, compile=False)
+    classifier = load_keras_model(bundle)
     rows, images, masks = load_split(bundle, split, size, limit)
     probabilities = np.concatenate([np.asarray(classifier(images[i : i + BATCH].astype(np.float32), training=False))
                                     for i in range(0, len(images), BATCH)])

@@ -24,9 +24,9 @@ class KerasEngine:
 
     def __init__(self, model_path: Path, contract: ModelContract, *, num_threads: int):
         try:
-            import keras
             import tensorflow as tf
 
+            from training.model.classifier import load_classifier
             from training.model.explainer import LayerCam
         except ImportError as error:
             raise BundleError(
@@ -34,7 +34,7 @@ class KerasEngine:
                 "install the [train] extra or export model.tflite"
             ) from error
         _limit_threads(tf, num_threads)
-        classifier = keras.models.load_model(model_path, compile=False)
+        classifier = load_classifier(model_path)
         explainer = LayerCam(classifier, contract.explanation.layer)
         size = contract.input.image_size
         images = tf.TensorSpec([None, size, size, 3], tf.float32)

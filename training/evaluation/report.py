@@ -25,6 +25,7 @@ from training.evaluation.metrics import (
     text_report,
 )
 from training.evaluation.plots import plot_all
+from training.model.classifier import load_classifier
 
 EVAL_BATCH = 64
 OWN_TEST_SPLIT = "test split of this bundle's own lesion-grouped split"  # metrics.json's evaluated_on, at export
@@ -144,7 +145,7 @@ def evaluate_bundle(model_dir: Path, data_dir: Path, metadata: Path | None, out_
     if flips != "none":
         note += (f"; probabilities averaged over test-time flips ({flips}), which the service does not run, at "
                  "thresholds and a calibration fitted without them")
-    model = keras.models.load_model(model_dir / BundleFiles.KERAS_MODEL, compile=False)
+    model = load_classifier(model_dir / BundleFiles.KERAS_MODEL)
     probabilities = predict_probabilities(model, load_images(table["path"].tolist(), contract.input.image_size),
                                           flips)
     evaluation = evaluate_split(table, probabilities, read_thresholds(model_dir, contract), note, prevalence)

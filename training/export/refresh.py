@@ -48,6 +48,7 @@ from training.evaluation.report import (
 )
 from training.export import litert
 from training.export.bundle import contract_test_metrics
+from training.model.classifier import load_classifier
 from training.model_card import read_history_and_metrics, render_model_card
 
 # What every refresh reads: these must be listed in the contract (and, like every file a refresh does not
@@ -116,7 +117,7 @@ def _open(bundle_dir: Path, model_version: str, rewrites: set[str]) -> tuple[dic
                             "so it needs a new model version (a patch bump for the same weights)")
     kept = {name: digest for name, digest in listed.items() if name not in rewrites | {BundleFiles.MODEL_CARD}}
     verify_files(bundle_dir, kept)
-    return raw, keras.models.load_model(bundle_dir / BundleFiles.KERAS_MODEL, compile=False)
+    return raw, load_classifier(bundle_dir / BundleFiles.KERAS_MODEL)
 
 
 def _next_contract(raw: dict, model_version: str) -> ModelContract:

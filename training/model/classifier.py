@@ -15,9 +15,11 @@ from contract.diagnoses import CLASS_CODES
 from contract.schema import ModelLayers
 from training.config import BACKBONES
 from training.errors import WeightsUnavailable
-from training.model import efficientnet_lite
+from training.model import colour_constancy, efficientnet_lite
 
 HIDDEN_UNITS = 256
+# the layers of ours a saved model may hold, by their registered names, for load_classifier
+CUSTOM_LAYERS = {keras.saving.get_registered_name(layer): layer for layer in colour_constancy.LAYERS.values()}
 DROPOUT = 0.4
 
 
@@ -46,8 +48,8 @@ def _build_backbone(backbone: str, image_size: int, weights: str, colour_constan
     if backbone in efficientnet_lite.VARIANTS:
         return _lite(efficientnet_lite.VARIANTS[backbone], shape, weights, colour_constancy)
     if backbone == "efficientnetb0":
-        if colour_constancy != "none":  # keras.applications builds its own input layer: nothing goes before it
-            raise ValueError(f"colour constancy {colour_constancy!r} needs an EfficientNet-Lite backbone")
+        if colour_constancy != "none":  # only the Lite builder puts the layer in; B0 is kept as keras ships it
+            raise ValueError(f"colour constancy {colour_constancy!r} is built for the EfficientNet-Lite backbones")
         return _b0(shape, weights)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
@@ -85,6 +87,11 @@ def _weights_path_or_none(weights: str) -> Path | None:
     if not path.is_file():
         raise WeightsUnavailable(f"--weights {weights!r}: no such file (use imagenet, none or a file path)")
     return path
+
+
+def load_classifier(path: Path) -> keras.Model:
+    """A saved classifier: every load goes through here, so its custom layers are always known to Keras."""
+    return keras.models.load_model(path, compile=False, custom_objects=CUSTOM_LAYERS)
 
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:

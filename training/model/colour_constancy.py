@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 COLOUR_CONSTANCY_LAYER = "colour_constancy"
-POWER = 6.0  # the Minkowski norm: 1 is grey-world, infinity is max-RGB; 6 is the usual choice for dermoscopy
+POWER = 6  # the Minkowski norm: 1 is grey-world, infinity is max-RGB; 6 is the usual choice for dermoscopy
 # The grey level each channel's p-mean is brought to: about the median p-mean of HAM10000's channels (0.67 of
 # full scale), so a typical image keeps its brightness and the ImageNet backbone sees familiar values.
 TARGET_GREY = 170.0
@@ -25,15 +25,18 @@ DARKEST_ILLUMINANT = 1.0 / FULL_SCALE  # a black channel is left as it is, not d
 class ShadesOfGrey(keras.layers.Layer):
     """(B, H, W, 3) RGB 0-255 -> the same with each channel's p-mean at TARGET_GREY. No weights."""
 
-    def __init__(self, power: float = POWER, target: float = TARGET_GREY, **kwargs):
+    def __init__(self, power: int = POWER, target: float = TARGET_GREY, **kwargs):
         # float32 even under mixed precision: float16 loses the p-th powers of dark pixels
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        self.power, self.target = float(power), float(target)
+        if int(power) != power or power < 1:
+            raise ValueError(f"the Minkowski power must be a whole number >= 1, not {power!r}")
+        self.power, self.target = int(power), float(target)
 
     def call(self, images):
         unit = ops.clip(ops.cast(images, "float32") / FULL_SCALE, 0.0, 1.0)  # the power stays in range
-        illuminant = ops.power(ops.mean(ops.power(unit, self.power), axis=(1, 2), keepdims=True), 1.0 / self.power)
+        mean = ops.mean(integer_power(unit, self.power), axis=(1, 2), keepdims=True)  # (B, 1, 1, 3)
+        illuminant = ops.power(mean, 1.0 / self.power)
         gain = (self.target / FULL_SCALE) / ops.maximum(illuminant, DARKEST_ILLUMINANT)
         return unit * gain * FULL_SCALE
 
@@ -42,3 +45,20 @@ class ShadesOfGrey(keras.layers.Layer):
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), "power": self.power, "target": self.target}
+
+
+def integer_power(x, exponent: int):
+    """x ** exponent by repeated squaring: multiplications, which LiteRT's XNNPACK delegate runs, where a POW op
+    on the whole image would fall back to the slower built-in kernels (only the (B, 1, 1, 3) root stays a POW)."""
+    result, square = None, x
+    while exponent:
+        if exponent & 1:
+            result = square if result is None else result * square
+        exponent >>= 1
+        if exponent:
+            square = square * square
+    return result
+
+
+# method name -> its layer; training.config.COLOUR_CONSTANCY lists "none" and these (a test holds them equal)
+LAYERS: dict[str, type[keras.layers.Layer]] = {"shades_of_grey": ShadesOfGrey}

@@ -22,8 +22,7 @@ import keras
 from keras import layers
 
 from contract.schema import ModelLayers
-from training.config import COLOUR_CONSTANCY
-from training.model.colour_constancy import COLOUR_CONSTANCY_LAYER, ShadesOfGrey
+from training.model.colour_constancy import COLOUR_CONSTANCY_LAYER, LAYERS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED_DIR = REPO_ROOT / "models" / "pretrained"
@@ -164,9 +163,11 @@ def feature_extractor(model: keras.Model) -> keras.Model:
 
 
 def corrected_colour(images: keras.KerasTensor, method: str) -> keras.KerasTensor:
-    if method not in COLOUR_CONSTANCY:
-        raise ValueError(f"unknown colour constancy {method!r}; choose one of {COLOUR_CONSTANCY}")
-    return images if method == "none" else ShadesOfGrey(name=COLOUR_CONSTANCY_LAYER)(images)
+    if method == "none":
+        return images
+    if method not in LAYERS:
+        raise ValueError(f"unknown colour constancy {method!r}; choose one of {('none', *LAYERS)}")
+    return LAYERS[method](name=COLOUR_CONSTANCY_LAYER)(images)
 
 
 def load_notop_weights(model: keras.Model, path: str | Path) -> None:
@@ -186,8 +187,8 @@ def build_efficientnet_lite(
     include_top=False ends at `top_activation` (FEATURES_LAYER) (7x7x1280 at 224 input). include_top=True adds global
     average pooling and a 1000-way Dense named `predictions` that returns logits. `weights` is a path to a
     no-top .weights.h5 (such as variant.weights_path); with include_top=True the ImageNet top is left
-    freshly initialised, since the shipped file holds the backbone only. `colour_constancy` (one of
-    training.config.COLOUR_CONSTANCY) puts that correction first, before the backbone's own normalisation.
+    freshly initialised, since the shipped file holds the backbone only. `colour_constancy` ("none" or a
+    key of colour_constancy.LAYERS) puts that correction first, before the backbone's own normalisation.
     """
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(scale=INPUT_SCALE, offset=INPUT_OFFSET, name="rescaling")(

@@ -1,11 +1,25 @@
 """The shades-of-grey layer: a gain per channel (another light, white balance, exposure) leaves its output as it was."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
+from training.config import COLOUR_CONSTANCY
 from training.model.classifier import build_classifier
-from training.model.colour_constancy import COLOUR_CONSTANCY_LAYER, POWER, TARGET_GREY, ShadesOfGrey
+from training.model.colour_constancy import (
+    COLOUR_CONSTANCY_LAYER,
+    LAYERS,
+    POWER,
+    TARGET_GREY,
+    ShadesOfGrey,
+    integer_power,
+)
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _images(seed: int = 0) -> np.ndarray:
@@ -59,8 +73,42 @@ def test_without_it_the_classifier_sees_the_gain():
     assert np.max(np.abs(model(images * np.float32([1.2, 1.0, 0.8])) - model(images))) > 1e-3
 
 
+@pytest.mark.parametrize("exponent", [1, 2, 3, 6, 7])
+def test_the_integer_power_is_the_power(exponent):
+    x = np.linspace(0, 1, 11, dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(integer_power(keras.ops.convert_to_tensor(x), exponent)), x**exponent,
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_a_power_that_is_not_a_whole_number_is_refused():
+    with pytest.raises(ValueError, match="whole number"):
+        ShadesOfGrey(power=2.5)
+
+
+def test_the_recipe_offers_exactly_the_layers_there_are():
+    assert set(COLOUR_CONSTANCY) == {"none", *LAYERS}
+
+
+def test_a_saved_model_with_it_loads_in_a_fresh_process_through_load_classifier(tmp_path):
+    """A new process has registered nothing: only load_classifier makes the layer known to Keras."""
+    model = build_classifier("efficientnet_lite0", 64, weights="none", colour_constancy="shades_of_grey")
+    model.save(tmp_path / "model.keras")
+    script = ("import sys; from training.model.classifier import load_classifier; "
+              "model = load_classifier(sys.argv[1]); print(model.layers[1].name)")
+    loaded = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.keras")], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == COLOUR_CONSTANCY_LAYER
+
+
+def test_every_saved_model_is_loaded_through_load_classifier():
+    callers = [path.relative_to(REPO).as_posix() for folder in ("training", "service", "bench", "contract")
+               for path in (REPO / folder).rglob("*.py") if "keras.models.load_model(" in path.read_text()]
+    assert callers == ["training/model/classifier.py"]
+
+
 def test_unknown_methods_and_the_keras_applications_backbone_are_refused():
     with pytest.raises(ValueError, match="unknown colour constancy"):
         build_classifier("efficientnet_lite0", 64, weights="none", colour_constancy="grey_world")
-    with pytest.raises(ValueError, match="EfficientNet-Lite"):
+    with pytest.raises(ValueError, match="EfficientNet-Lite"):  # B0 is kept as keras.applications ships it
         build_classifier("efficientnetb0", 64, weights="none", colour_constancy="shades_of_grey")
