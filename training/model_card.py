@@ -36,7 +36,8 @@ def render_model_card(bundle_dir: Path, contract: ModelContract, thresholds: Thr
         differential_section(metrics.get("differential")),
         input_check_section(contract),
         subgroup_section(metrics),
-        limitations_section(contract.input.image_size),
+        limitations_section(contract.input.image_size, contract.training.get("colour_constancy", "none"),
+                            contract.input_check.max_noise is not None),
     ]
     return write_bytes_atomically(bundle_dir / MODEL_CARD, "\n".join(sections).encode())
 
@@ -183,7 +184,7 @@ when the image's shorter side is under {check.min_short_side} px.
 def _noise_limit(check: InputCheckSpec) -> str:
     if check.max_noise is None:  # a bundle exported before the noise check
         return ""
-    return f" `noisy` when the estimated pixel noise is above {check.max_noise:.1f} grey levels;"
+    return f" `noisy` when the estimated pixel noise is above {check.max_noise:.2f} grey levels;"
 
 
 def subgroup_section(metrics: dict) -> str:
@@ -200,7 +201,7 @@ def subgroup_section(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def limitations_section(image_size: int) -> str:
+def limitations_section(image_size: int, colour_constancy: str = "none", noise_checked: bool = True) -> str:
     return f"""## Intended use and limitations
 
 - Intended use: a second opinion for clinicians and researchers looking at **dermoscopic** images of
@@ -211,9 +212,18 @@ def limitations_section(image_size: int) -> str:
   akiec, Merkel cell) is unknown.
 - Trained at {image_size}×{image_size} px on the dataset's downscaled copies; blur/sharpen and colour-cast
   augmentation are meant to make it tolerate other cameras and dermatoscopes, but no external images were part
-  of this evaluation.
+  of this evaluation.{_colour_constancy_note(colour_constancy, noise_checked)}
 - The input check flags images unlike the training data; it cannot vouch for an image it passes.
 - The test split comes from the same sources as the training data; expect lower numbers on external data.
 - Probabilities are calibrated on the validation split; the prevalence of cancerous lesions there (≈ 20 %)
   is far above a screening population's, so positive predictive value in practice will be lower.
 """
+
+
+def _colour_constancy_note(method: str, noise_checked: bool) -> str:
+    if method == "none":  # bundles trained before the layer existed
+        return ""
+    warned = " (the input check warns\n  about noise)" if noise_checked else ""
+    return (f"\n- Its first layer divides out each image's illuminant ({method}), so a colour cast or an exposure "
+            f"change of the\n  whole image moves it much less; sensor noise and heavy JPEG compression still "
+            f"do{warned}.")

@@ -59,7 +59,7 @@ class InputCheck:
                 f"the image is too bright (mean brightness {quality.brightness:.0f} > {spec.max_brightness:.0f})")))
         if spec.max_noise is not None and quality.noise > spec.max_noise:
             found.append(InputWarning(WarningCode.NOISY, (
-                f"the image is grainy (noise {quality.noise:.1f} > {spec.max_noise:.1f} grey levels); sensor noise "
+                f"the image is grainy (noise {quality.noise:.2f} > {spec.max_noise:.2f} grey levels); sensor noise "
                 "lowers the model's sensitivity")))
         if min(original_size) < spec.min_short_side:
             found.append(InputWarning(WarningCode.LOW_RESOLUTION, (

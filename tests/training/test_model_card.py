@@ -43,6 +43,15 @@ def test_the_card_states_what_the_bundle_holds(tmp_path):
 def test_the_cards_input_check_states_the_noise_limit_only_where_the_bundle_has_one():
     from training.model_card import input_check_section
 
-    assert "`noisy` when the estimated pixel noise is above 2.5 grey levels" in input_check_section(
+    assert "`noisy` when the estimated pixel noise is above 2.50 grey levels" in input_check_section(
         fake_contract(max_noise=2.5))
     assert "noisy" not in input_check_section(fake_contract(max_noise=None))
+
+
+def test_the_limitations_name_the_colour_constancy_only_where_the_model_has_it():
+    from training.model_card import limitations_section
+
+    assert "divides out each image's illuminant (shades_of_grey)" in limitations_section(192, "shades_of_grey")
+    assert "warns" in limitations_section(192, "shades_of_grey", noise_checked=True)
+    assert "warns" not in limitations_section(192, "shades_of_grey", noise_checked=False)
+    assert "illuminant" not in limitations_section(192, "none")

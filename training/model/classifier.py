@@ -48,9 +48,7 @@ def _build_backbone(backbone: str, image_size: int, weights: str, colour_constan
     if backbone in efficientnet_lite.VARIANTS:
         return _lite(efficientnet_lite.VARIANTS[backbone], shape, weights, colour_constancy)
     if backbone == "efficientnetb0":
-        if colour_constancy != "none":  # only the Lite builder puts the layer in; B0 is kept as keras ships it
-            raise ValueError(f"colour constancy {colour_constancy!r} is built for the EfficientNet-Lite backbones")
-        return _b0(shape, weights)
+        return _b0(shape, weights, colour_constancy)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
 
@@ -66,10 +64,12 @@ def _lite(variant: efficientnet_lite.LiteVariant, shape: tuple[int, int, int], w
                                                      colour_constancy=colour_constancy)
 
 
-def _b0(shape: tuple[int, int, int], weights: str) -> keras.Model:
+def _b0(shape: tuple[int, int, int], weights: str, colour_constancy: str) -> keras.Model:
     keras_weights = "imagenet" if weights == "imagenet" else _weights_path_or_none(weights)
+    # built on the corrected image, so the layer sits between the input and B0's own layers, in one flat model
+    corrected = efficientnet_lite.corrected_colour(keras.Input(shape=shape, name="image"), colour_constancy)
     try:
-        return keras.applications.EfficientNetB0(include_top=False, weights=keras_weights, input_shape=shape)
+        return keras.applications.EfficientNetB0(include_top=False, weights=keras_weights, input_tensor=corrected)
     except Exception as error:  # offline, keras raises URLError/OSError/Exception variants
         if keras_weights != "imagenet":
             raise

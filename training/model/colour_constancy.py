@@ -18,7 +18,7 @@ POWER = 6  # the Minkowski norm: 1 is grey-world, infinity is max-RGB; 6 is the 
 # full scale), so a typical image keeps its brightness and the ImageNet backbone sees familiar values.
 TARGET_GREY = 170.0
 FULL_SCALE = 255.0
-DARKEST_ILLUMINANT = 1.0 / FULL_SCALE  # a black channel is left as it is, not divided by zero
+DARKEST_ILLUMINANT = 1.0 / FULL_SCALE  # the gain's cap (x170): a black channel stays black, not divided by zero
 
 
 @keras.saving.register_keras_serializable(package="skin_cancer")

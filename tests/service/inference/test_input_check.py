@@ -49,7 +49,7 @@ def test_a_grainy_image_is_noisy_and_a_clean_one_is_not():
         return {warning.code: warning.detail for warning in check.warnings(pixels, (600, 450), NEAR)}
 
     assert WarningCode.NOISY not in found(shaded)
-    assert "> 3.0 grey levels" in found(grainy)[WarningCode.NOISY]
+    assert "> 3.00 grey levels" in found(grainy)[WarningCode.NOISY]
 
 
 def test_a_small_image_is_low_resolution():
