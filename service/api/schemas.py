@@ -89,7 +89,7 @@ PREDICTION_EXAMPLE: dict[str, Any] = {
     "warnings": [],
     "request_id": "4f9c1e0a7b2d4c58a1d3e5f7a9b1c3d5",
     "model": {
-        "id": "skin-cancer-detector", "version": "2.1.2", "backbone": "efficientnet_lite0", "engine": "litert"
+        "id": "skin-cancer-detector", "version": "2.2.0", "backbone": "efficientnet_lite0", "engine": "litert"
     },
     "timing": {
         "preprocess_ms": 1.1, "inference_ms": 4.2, "fetch_ms": None, "heatmap_ms": None, "total_ms": 5.9
