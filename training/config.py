@@ -106,9 +106,10 @@ class TrainConfig:
     # shades_of_grey since 2.2.0 (run of 2026-12-06, 60 min of epochs): calibrated validation PR-AUC 0.733, ROC-AUC
     # 0.898, seven-class balanced accuracy 0.616 (2.1: 0.725, 0.907, 0.624; ROC-AUC just below both 2.1 seeds); under
     # bench.acquisition_shift's colour and exposure shifts, on validation, 2 to 7 % of verdicts flip (2.1: 8 to 10 %)
-    colour_constancy: str = setting("shades_of_grey", "the model's first layer: none, or shades_of_grey (each image's "
-                                            "illuminant divided out, so another light's colour or exposure "
-                                            "leaves the input unchanged)", choices=COLOUR_CONSTANCY)
+    colour_constancy: str = setting("shades_of_grey", "the model's first layer: none, or shades_of_grey (each "
+                                                      "image's illuminant divided out, so another light's colour "
+                                                      "or exposure leaves the input unchanged)",
+                                    choices=COLOUR_CONSTANCY)
     early_stopping_patience: int = setting(5, "phase 2: epochs without a validation PR-AUC gain before stopping",
                                            "--patience")
     # plateau: a cosine over 16 epochs (otherwise the v2.1 recipe) peaked at validation PR-AUC 0.707 and ROC-AUC 0.892,

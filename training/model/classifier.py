@@ -15,12 +15,13 @@ from contract.diagnoses import CLASS_CODES
 from contract.schema import ModelLayers
 from training.config import BACKBONES
 from training.errors import WeightsUnavailable
-from training.model import colour_constancy, efficientnet_lite
+from training.model import efficientnet_lite
+from training.model.colour_constancy import LAYERS, corrected_colour
 
 HIDDEN_UNITS = 256
-# the layers of ours a saved model may hold, by their registered names, for load_classifier
-CUSTOM_LAYERS = {keras.saving.get_registered_name(layer): layer for layer in colour_constancy.LAYERS.values()}
 DROPOUT = 0.4
+# the layers of ours a saved model may hold, by their registered names, for load_classifier
+CUSTOM_LAYERS = {keras.saving.get_registered_name(layer): layer for layer in LAYERS.values()}
 
 
 def build_classifier(backbone: str, image_size: int, weights: str = "imagenet",
@@ -67,7 +68,7 @@ def _lite(variant: efficientnet_lite.LiteVariant, shape: tuple[int, int, int], w
 def _b0(shape: tuple[int, int, int], weights: str, colour_constancy: str) -> keras.Model:
     keras_weights = "imagenet" if weights == "imagenet" else _weights_path_or_none(weights)
     # built on the corrected image, so the layer sits between the input and B0's own layers, in one flat model
-    corrected = efficientnet_lite.corrected_colour(keras.Input(shape=shape, name="image"), colour_constancy)
+    corrected = corrected_colour(keras.Input(shape=shape, name="image"), colour_constancy)
     try:
         return keras.applications.EfficientNetB0(include_top=False, weights=keras_weights, input_tensor=corrected)
     except Exception as error:  # offline, keras raises URLError/OSError/Exception variants

@@ -62,3 +62,12 @@ def integer_power(x, exponent: int):
 
 # method name -> its layer; training.config.COLOUR_CONSTANCY lists "none" and these (a test holds them equal)
 LAYERS: dict[str, type[keras.layers.Layer]] = {"shades_of_grey": ShadesOfGrey}
+
+
+def corrected_colour(images: keras.KerasTensor, method: str) -> keras.KerasTensor:
+    """`images` through the layer `method` names, first in a functional model; "none" leaves them as they are."""
+    if method == "none":
+        return images
+    if method not in LAYERS:
+        raise ValueError(f"unknown colour constancy {method!r}; choose one of {('none', *LAYERS)}")
+    return LAYERS[method](name=COLOUR_CONSTANCY_LAYER)(images)

@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 from contract.schema import ModelLayers
-from training.model.colour_constancy import COLOUR_CONSTANCY_LAYER, LAYERS
+from training.model.colour_constancy import corrected_colour
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED_DIR = REPO_ROOT / "models" / "pretrained"
@@ -160,14 +160,6 @@ def head(x: keras.KerasTensor) -> keras.KerasTensor:
 def feature_extractor(model: keras.Model) -> keras.Model:
     """The layers up to top_activation as a model that shares (not copies) the weights of `model`."""
     return keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output, name=model.name)
-
-
-def corrected_colour(images: keras.KerasTensor, method: str) -> keras.KerasTensor:
-    if method == "none":
-        return images
-    if method not in LAYERS:
-        raise ValueError(f"unknown colour constancy {method!r}; choose one of {('none', *LAYERS)}")
-    return LAYERS[method](name=COLOUR_CONSTANCY_LAYER)(images)
 
 
 def load_notop_weights(model: keras.Model, path: str | Path) -> None:
