@@ -200,12 +200,11 @@ def main() -> None:
     cost = check_cost(engine, check, sets["ham_test"][0], blocks=6 if args.quick else 40)
     report = {"machine": machine_info(), "bundle": bundle.describe(), "limit": limit,
               "input_check": contract.input_check.model_dump(), "rates": rates, "check_cost": cost}
-    print(f"{'set':28} {'n':>5} {'any':>6} {'ood':>6} {'blurry':>7} {'dark':>6} {'bright':>7} {'noisy':>6} "
-          f"{'lowres':>7}")
+    codes = [code.value for code in WarningCode]
+    print(f"{'set':28} {'n':>5} {'any':>6} " + " ".join(f"{code:>{len(code)}}" for code in codes))
     for name, row in rates.items():
-        print(f"{name:28} {row['n']:>5} {row['any_warning']:>6.3f} {row['out_of_distribution']:>6.3f} "
-              f"{row['blurry']:>7.3f} {row['underexposed']:>6.3f} {row['overexposed']:>7.3f} {row['noisy']:>6.3f} "
-              f"{row['low_resolution']:>7.3f}")
+        print(f"{name:28} {row['n']:>5} {row['any_warning']:>6.3f} "
+              + " ".join(f"{row[code]:>{len(code)}.3f}" for code in codes))
     print(f"check cost per request: {cost['added_per_request_ms']} ms added to inference (interquartile "
           f"{cost['added_per_request_iqr_ms']}; inference {cost['inference_p50_ms']} ms p50); "
           f"{cost['check_alone_p50_ms']} ms alone")

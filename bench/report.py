@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 
 from bench.common import REPO_ROOT, RESULTS_DIR
+from service.inference.input_check import WarningCode
 
 COMMANDS = """```
 pip install -e '.[dev]'                      # or the packages of pyproject's dev extra
@@ -274,8 +275,8 @@ def explain_section(explain: dict) -> list[str]:
 
 
 def input_check_section(check: dict) -> list[str]:
-    rows = [[name, r["n"], r["any_warning"], r["out_of_distribution"], r["blurry"], r["underexposed"],
-             r["overexposed"], r.get("noisy"), r["low_resolution"], r["distance_median"]]
+    codes = [code.value for code in WarningCode]  # a result from before a code existed shows it empty
+    rows = [[name, r["n"], r["any_warning"], *(r.get(code) for code in codes), r["distance_median"]]
             for name, r in check["rates"].items()]
     cost, spec = check["check_cost"], check["input_check"]
     lines = ["## Input check on proxy sets (share of images getting each warning)", "",
@@ -285,8 +286,7 @@ def input_check_section(check: dict) -> list[str]:
              f"**{cost['added_per_request_ms']} ms added** (median over block pairs; interquartile range "
              f"{fmt(cost.get('added_per_request_iqr_ms'))} ms; inference alone p50 {cost['inference_p50_ms']} ms); "
              f"the check alone: {cost['check_alone_p50_ms']} ms.", "",
-             *table(["set", "n", "any", "out_of_distribution", "blurry", "underexposed", "overexposed", "noisy",
-                     "low_resolution", "median distance"], rows), ""]
+             *table(["set", "n", "any", *codes, "median distance"], rows), ""]
     by_rank = check.get("out_of_distribution_by_rank")
     if by_rank:
         names = list(next(iter(by_rank.values())))
