@@ -30,8 +30,9 @@ python -m bench.report                       # this file, from bench/results/*.j
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
 ```
-Every script takes `--quick` (a smoke run, written to a temp dir) and `--model-dir DIR` (default: `models/`;
-without a bundle there, a stand-in Lite0 at 192 px with a random head is built with tests/bundle_factory.py)."""
+Every script takes `--quick` (a smoke run, written to a temp dir), and every one but `train_pipeline` (which
+takes `--data-dir`) takes `--model-dir DIR` (default: `models/`; without a bundle there, a stand-in Lite0 at
+192 px with a random head is built with tests/bundle_factory.py)."""
 
 
 def load(results: Path, name: str) -> dict | None:
@@ -74,9 +75,10 @@ def machine_section(data: dict) -> list[str]:
     lines = ["## Machine", "", *table(["", ""], rows), ""]
     loads = ", ".join(f"{name} {d['machine']['load_average_1m_at_start']} ({d['machine']['measured_at_utc']})"
                       for name, d in data.items() if d and "machine" in d)
-    lines += [f"1-minute load average at the start of each benchmark: {loads}. Benchmarks run one after another, "
-              "so after the first this is mostly the decaying tail of the previous step's own load; a value well "
-              "above 2 would mean something else was running.", ""]
+    lines += [f"1-minute load average at the start of each benchmark: {loads}. Under `bench.run_all` "
+              "benchmarks run one after another, so after the first this is mostly the decaying tail of the "
+              "previous step's own load; a value well above 2 would mean something else was running. A result "
+              "without a time here was written before results recorded their machine.", ""]
     return lines
 
 
@@ -340,6 +342,16 @@ def _floor_sentence(http: dict) -> str:
             "back-to-back calls in one process never pay.")
 
 
+def _decode_sentence(inference: dict | None) -> str:
+    """How much of a 1.5x-raw-LiteRT budget decoding alone takes, from the inference benchmark's medians."""
+    results = (inference or {}).get("results", {})
+    decode, raw = (results.get(name, {}).get("p50_ms") for name in ("preprocess_600x450_jpeg", "litert_raw"))
+    if not (decode and raw):
+        return ""
+    return (f" Decoding and resizing a 600×450 JPEG alone costs {decode} ms, {decode / raw:.2f}× the raw inference "
+            f"of this small model ({raw} ms), so a budget of 1.5× raw LiteRT leaves little for HTTP.")
+
+
 def notes_section(data: dict) -> list[str]:
     """Where the time goes, from the numbers themselves."""
     lines = ["## Reading the numbers", ""]
@@ -351,9 +363,8 @@ def notes_section(data: dict) -> list[str]:
         lines.append(
             f"- /predict at one client: p50 {one['p50_ms']} ms = server {timing.get('total_ms')} ms (JPEG decode + "
             f"resize {timing.get('preprocess_ms')} ms, LiteRT {timing.get('inference_ms')} ms, multipart parsing, "
-            f"validation, JSON and thread hand-offs {overhead} ms) + the client and loopback. Decoding a 600×450 "
-            f"JPEG alone is ~half the raw inference time of this small model, so 1.5× raw LiteRT leaves almost "
-            f"nothing for HTTP.{_floor_sentence(http)}")
+            f"validation, JSON and thread hand-offs {overhead} ms) + the client and loopback."
+            f"{_decode_sentence(inference)}{_floor_sentence(http)}")
     if http and "/gradcam" in http["levels"] and "1" in http["levels"]["/gradcam"]:
         timing = http["levels"]["/gradcam"]["1"].get("server_timing_p50_ms", {})
         lines.append(f"- /gradcam adds the explanation signature's backward pass (in its inference_ms) and the "
