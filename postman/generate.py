@@ -78,7 +78,7 @@ def prediction_items() -> list[dict]:
                 examples=[example("At the high-sensitivity threshold", 200,
                                   {**predicted, "threshold": 0.18, "threshold_source": "high_sensitivity"})]),
         request("Predict with your own threshold", "POST", "/predict",
-                "threshold=0.61 gives earlier versions' operating point; the answer reports threshold_source=request.",
+                "threshold=0.61 sets a stricter threshold of your own; the answer reports threshold_source=request.",
                 query={"threshold": "0.61"}, form=[file_field("file", SAMPLE)],
                 examples=[example("At threshold 0.61", 200,
                                   {**predicted, "threshold": 0.61, "threshold_source": "request",

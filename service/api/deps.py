@@ -68,7 +68,7 @@ async def get_request_policy(
         description="decision: the bundle's tuned threshold (default); high_sensitivity: its second, lower one.",
     )] = None,
     threshold: Annotated[float | None, Query(
-        ge=0.0, le=1.0, description="Your own threshold for this request, 0-1 (e.g. 0.61, earlier versions' value).",
+        ge=0.0, le=1.0, description="Your own threshold for this request, 0-1 (e.g. 0.61, a stricter one).",
     )] = None,
 ) -> DecisionPolicy:
     """The decision policy of this request: the service's, unless the request names its own operating point."""
