@@ -250,7 +250,8 @@ def soak_section(soak: dict) -> list[str]:
 def fuzz_section(fuzz: dict) -> list[str]:
     return ["## Fuzz (schemathesis, from the service's OpenAPI)", "",
             f"schemathesis {fuzz['schemathesis']}, `{' '.join(fuzz['command'][1:])}` against a live server "
-            f"({fuzz['server_settings']}). Operations: {fuzz['operations']}; failures: {fuzz['failures']}; "
+            f"({fuzz['server_settings']}). Test cases in its JUnit report: {fuzz['operations']}; "
+            f"failures: {fuzz['failures']}; "
             f"unexpected: {fuzz['unexpected_failures'] or 'none'}; known: {fuzz['known_failures'] or 'none'}; "
             f"server ERROR log lines: {fuzz['server_error_log_lines']}; server alive at the end: "
             f"{fuzz['server_alive_at_end']}.", "", "```", fuzz["summary"].strip()[-1500:], "```", ""]
