@@ -91,9 +91,9 @@ class TrainConfig:
     # 14: 2.1.0's best epoch was the 13th (~4 min an epoch on 2 cores). With the cap at 24 (run of 2026-11-27,
     # stopped after 17 epochs at lr 9e-6) the best was the 16th: validation PR-AUC 0.724 (2.1.0: 0.723) and
     # calibrated validation ROC-AUC 0.896 (2.1.0: 0.907). 2.2.0's best was the 14th, at the cap; a rerun of its
-    # recipe with the cap at 20 (2026-12-07, stopped after 15 epochs at lr 2.7e-6) peaked in the 15th at validation
-    # PR-AUC 0.712 (2.2.0: 0.734) and, calibrated, scored ROC-AUC 0.902, PR-AUC 0.724, balanced accuracy 0.629
-    # (2.2.0: 0.898, 0.733, 0.616): within a rerun's spread, so the cap stays.
+    # recipe with the cap at 20 (2026-12-07) was flat at validation PR-AUC 0.71 from its 10th epoch and stopped by
+    # hand after the 15th (lr 2.7e-6, its best: 0.712; 2.2.0: 0.734); calibrated it scored ROC-AUC 0.902, PR-AUC
+    # 0.724, balanced accuracy 0.629 (2.2.0: 0.898, 0.733, 0.616): within a rerun's spread, so the cap stays.
     epochs_finetune: int = setting(14, "phase 2 epochs at most (early stopping may end it sooner); under the "
                                        "cosine schedule also the length of its decay")
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
