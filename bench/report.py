@@ -30,8 +30,8 @@ python -m bench.report                       # this file, from bench/results/*.j
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
 ```
-Every script takes `--quick` (a smoke run, written to a temp dir), and every one but `train_pipeline` (which
-takes `--data-dir`) takes `--model-dir DIR` (default: `models/`; without a bundle there, a stand-in Lite0 at
+Every benchmark script takes `--quick` (a smoke run, written to a temp dir), and all but `train_pipeline` (which
+takes `--data-dir`) take `--model-dir DIR` (default: `models/`; without a bundle there, a stand-in Lite0 at
 192 px with a random head is built with tests/bundle_factory.py)."""
 
 
@@ -75,10 +75,11 @@ def machine_section(data: dict) -> list[str]:
     lines = ["## Machine", "", *table(["", ""], rows), ""]
     loads = ", ".join(f"{name} {d['machine']['load_average_1m_at_start']} ({d['machine']['measured_at_utc']})"
                       for name, d in data.items() if d and "machine" in d)
+    unrecorded = [name for name, d in data.items() if d and "machine" not in d]
     lines += [f"1-minute load average at the start of each benchmark: {loads}. Under `bench.run_all` "
               "benchmarks run one after another, so after the first this is mostly the decaying tail of the "
-              "previous step's own load; a value well above 2 would mean something else was running. A result "
-              "without a time here was written before results recorded their machine.", ""]
+              "previous step's own load; a value well above 2 would mean something else was running."
+              + (f" Not recorded in: {', '.join(unrecorded)}." if unrecorded else ""), ""]
     return lines
 
 
@@ -250,7 +251,7 @@ def soak_section(soak: dict) -> list[str]:
 def fuzz_section(fuzz: dict) -> list[str]:
     return ["## Fuzz (schemathesis, from the service's OpenAPI)", "",
             f"schemathesis {fuzz['schemathesis']}, `{' '.join(fuzz['command'][1:])}` against a live server "
-            f"({fuzz['server_settings']}). Test cases in its JUnit report: {fuzz['operations']}; "
+            f"({fuzz['server_settings']}). JUnit testcase entries: {fuzz['operations']}; "
             f"failures: {fuzz['failures']}; "
             f"unexpected: {fuzz['unexpected_failures'] or 'none'}; known: {fuzz['known_failures'] or 'none'}; "
             f"server ERROR log lines: {fuzz['server_error_log_lines']}; server alive at the end: "
@@ -349,8 +350,9 @@ def _decode_sentence(inference: dict | None) -> str:
     decode, raw = (results.get(name, {}).get("p50_ms") for name in ("preprocess_600x450_jpeg", "litert_raw"))
     if not (decode and raw):
         return ""
-    return (f" Decoding and resizing a 600×450 JPEG alone costs {decode} ms, {decode / raw:.2f}× the raw inference "
-            f"of this small model ({raw} ms), so a budget of 1.5× raw LiteRT leaves little for HTTP.")
+    return (f" Decoding and resizing a 600×450 JPEG alone costs {decode} ms in process, {decode / raw:.2f}× the raw "
+            f"inference of this small model ({raw} ms), so a budget of 1.5× raw LiteRT leaves "
+            f"{0.5 * raw - decode:.2f} ms for everything HTTP adds.")
 
 
 def notes_section(data: dict) -> list[str]:

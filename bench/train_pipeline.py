@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bench.common import machine_info
 from training.config import TrainConfig
 from training.data import augment, pipeline
 from training.data.ingest import load_dataset, stratified_subset
@@ -75,6 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.images, args.image_size, args.rounds = 128, 96, 1
+    machine = machine_info()  # before the work: its load average says whether the machine was idle
     table = stratified_subset(load_dataset(args.data_dir), args.images, seed=0)
     images = pipeline.load_images(table["path"].tolist(), args.image_size)
     labels = table["class_index"].to_numpy()  # the seven diagnoses, weighted as the recipe weighs them
@@ -112,7 +114,7 @@ def main() -> None:
     cpu_alone, cpu_fused, cpu_separate = (statistics.median(cpu[name]) for name in variants)
 
     result = {
-        "images": len(images), "image_size": args.image_size, "batch_size": args.batch_size,
+        "machine": machine, "images": len(images), "image_size": args.image_size, "batch_size": args.batch_size,
         "batches_timed": batches,
         "pipeline_alone_ms_per_batch": round(pipeline_alone * 1e3, 1),
         "pipeline_alone_separate_keras_layers_ms_per_batch": round(separate_pipeline_alone * 1e3, 1),
