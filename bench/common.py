@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.bundle import write_bytes_atomically
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 HAM10000 = REPO_ROOT.parent / "shared" / "data" / "ham10000"  # where the README puts the dataset
@@ -198,8 +200,9 @@ def machine_info() -> dict:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    """Written atomically: a benchmark stopped mid-write leaves the previous result whole. Keys keep the order the
+    benchmark gave them, which the report and a reader of the file follow."""
+    write_bytes_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
     print(f"wrote {path}")
 
 

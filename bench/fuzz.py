@@ -47,13 +47,13 @@ def st_command(base_url: str, junit: Path, max_examples: int, max_time_s: int, s
 def failures_from_junit(junit: Path) -> dict:
     """Failures by operation and by check code (ST...), from the JUnit report."""
     if not junit.is_file():
-        return {"operations": 0, "failures": None, "by_operation": {}, "messages": []}
+        return {"test_cases": 0, "failures": None, "by_operation": {}, "messages": []}
     root = ElementTree.parse(junit).getroot()
     found: Counter = Counter()
     details: list[str] = []
-    operations = 0
+    test_cases = 0  # JUnit entries, one per operation and phase, so not schemathesis's own "Tested" count
     for case in root.iter("testcase"):
-        operations += 1
+        test_cases += 1
         for problem in [*case.findall("failure"), *case.findall("error")]:
             text = problem.text or problem.get("message") or ""
             for code in sorted(set(re.findall(r"- (ST\d{3}) ", text))) or [problem.get("message", "?")]:
@@ -61,7 +61,7 @@ def failures_from_junit(junit: Path) -> dict:
             details.append(f"{case.get('name')}:\n{text[:1500]}")
     unknown = {f"{op} {code}": n for (op, code), n in found.items() if (op, code) not in KNOWN}
     known = {f"{op} {code}": KNOWN[(op, code)] for (op, code) in found if (op, code) in KNOWN}
-    return {"operations": operations, "failures": sum(found.values()), "unexpected_failures": unknown,
+    return {"test_cases": test_cases, "failures": sum(found.values()), "unexpected_failures": unknown,
             "known_failures": known, "details": details}
 
 

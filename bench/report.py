@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 
 from bench.common import REPO_ROOT, RESULTS_DIR
+from contract.bundle import write_bytes_atomically
 from service.inference.input_check import WarningCode
 
 COMMANDS = """```
@@ -30,7 +31,8 @@ python -m bench.report                       # this file, from bench/results/*.j
 
 python -m pytest tests/hardening             # the quick versions (CI): soak 300, fuzz, faults, disconnects
 ```
-Every benchmark script takes `--quick` (a smoke run, written to a temp dir), and all but `train_pipeline` (which
+Every benchmark script takes `--quick` (a smoke run, written to a temp dir; `train_pipeline` writes a file only
+with `--json`), and all but `train_pipeline` (which
 takes `--data-dir`) take `--model-dir DIR` (default: `models/`; without a bundle there, a stand-in Lite0 at
 192 px with a random head is built with tests/bundle_factory.py)."""
 
@@ -64,27 +66,32 @@ def table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def machine_section(data: dict) -> list[str]:
-    first = next(d for d in data.values() if d)
-    machine = first["machine"]
+    """The machine of the first result that recorded one, and each result's load at its start."""
+    recorded = {name: d for name, d in data.items() if d and "machine" in d}
+    unrecorded = [name for name, d in data.items() if d and "machine" not in d]
+    note = f" Not recorded in: {', '.join(unrecorded)}." if unrecorded else ""
+    if not recorded:
+        return ["## Machine", "", f"No result recorded its machine.{note}", ""]
+    machine = next(iter(recorded.values()))["machine"]
     rows = [["CPU", machine["cpu_model"]], ["cores (logical / usable)", f"{machine['logical_cpus']} / "
             f"{machine['usable_cpus']}"], ["memory", f"{machine['memory_gib']} GiB"], ["OS", machine["os"]],
             ["Python", machine["python"]], ["TensorFlow", machine["tensorflow"]], ["keras", machine["keras"]],
             ["LiteRT (ai-edge-litert)", machine["ai_edge_litert"]], ["numpy / Pillow",
             f"{machine['numpy']} / {machine['pillow']}"], ["FastAPI / uvicorn / httpx",
             f"{machine['fastapi']} / {machine['uvicorn']} / {machine['httpx']}"], ["GPU", "none"]]
-    lines = ["## Machine", "", *table(["", ""], rows), ""]
     loads = ", ".join(f"{name} {d['machine']['load_average_1m_at_start']} ({d['machine']['measured_at_utc']})"
-                      for name, d in data.items() if d and "machine" in d)
-    unrecorded = [name for name, d in data.items() if d and "machine" not in d]
-    lines += [f"1-minute load average at the start of each benchmark: {loads}. Under `bench.run_all` "
-              "benchmarks run one after another, so after the first this is mostly the decaying tail of the "
-              "previous step's own load; a value well above 2 would mean something else was running."
-              + (f" Not recorded in: {', '.join(unrecorded)}." if unrecorded else ""), ""]
-    return lines
+                      for name, d in recorded.items())
+    # The start times say whether the results came from one bench.run_all (one after another) or separate runs.
+    return ["## Machine", "", *table(["", ""], rows), "",
+            f"1-minute load average at the start of each benchmark, with its start time: {loads}. On these two "
+            "cores a benchmark that starts right after another sees mostly the decaying tail of that one's own load; "
+            f"a value well above 2 means something else was running beside it.{note}", ""]
 
 
 def bundle_section(data: dict) -> list[str]:
-    first = next(d for d in data.values() if d and "bundle" in d)
+    first = next((d for d in data.values() if d and "bundle" in d), None)
+    if first is None:
+        return ["## Model bundle", "", "No result recorded the bundle it measured.", ""]
     bundle = first["bundle"]
     kind = "the shipped bundle" if bundle["shipped"] else "**a stand-in, not the shipped model**"
     return ["## Model bundle", "", f"{kind}: `{bundle['path']}` — {bundle['note']}; backbone "
@@ -251,7 +258,8 @@ def soak_section(soak: dict) -> list[str]:
 def fuzz_section(fuzz: dict) -> list[str]:
     return ["## Fuzz (schemathesis, from the service's OpenAPI)", "",
             f"schemathesis {fuzz['schemathesis']}, `{' '.join(fuzz['command'][1:])}` against a live server "
-            f"({fuzz['server_settings']}). JUnit testcase entries: {fuzz['operations']}; "
+            f"({fuzz['server_settings']}). JUnit testcase entries: "
+            f"{fuzz.get('test_cases', fuzz.get('operations'))}; "  # results from before the rename say operations
             f"failures: {fuzz['failures']}; "
             f"unexpected: {fuzz['unexpected_failures'] or 'none'}; known: {fuzz['known_failures'] or 'none'}; "
             f"server ERROR log lines: {fuzz['server_error_log_lines']}; server alive at the end: "
@@ -259,7 +267,7 @@ def fuzz_section(fuzz: dict) -> list[str]:
 
 
 def train_section(train: dict) -> list[str]:
-    rows = [[key, value] for key, value in train.items()]
+    rows = [[key, value] for key, value in train.items() if key != "machine"]  # the machine has its own section
     return ["## Training input pipeline (python -m bench.train_pipeline)", "", *table(["", ""], rows), ""]
 
 
@@ -350,9 +358,11 @@ def _decode_sentence(inference: dict | None) -> str:
     decode, raw = (results.get(name, {}).get("p50_ms") for name in ("preprocess_600x450_jpeg", "litert_raw"))
     if not (decode and raw):
         return ""
+    left = 0.5 * raw - decode
+    budget = (f"leaves {left:.2f} ms for everything HTTP adds" if left > 0
+              else f"is spent {-left:.2f} ms over before HTTP adds anything")
     return (f" Decoding and resizing a 600×450 JPEG alone costs {decode} ms in process, {decode / raw:.2f}× the raw "
-            f"inference of this small model ({raw} ms), so a budget of 1.5× raw LiteRT leaves "
-            f"{0.5 * raw - decode:.2f} ms for everything HTTP adds.")
+            f"inference of this small model ({raw} ms), so a budget of 1.5× raw LiteRT {budget}.")
 
 
 def notes_section(data: dict) -> list[str]:
@@ -424,7 +434,7 @@ def main() -> None:
     lines = ["# Benchmark and hardening results", "",
              "Generated by `python -m bench.report` from `bench/results/*.json`"
              + (" — **QUICK RUN: smoke-test numbers, not measurements**" if quick else "") + ".", ""]
-    lines += machine_section({k: v for k, v in data.items() if v and "machine" in v})
+    lines += machine_section(data)
     lines += bundle_section(data)
     lines += goals_section(data)
     lines += notes_section(data)
@@ -432,7 +442,7 @@ def main() -> None:
         if data.get(name):
             lines += section(data[name])
     lines += ["## Reproduce", "", COMMANDS, ""]
-    args.out.write_text("\n".join(lines))
+    write_bytes_atomically(args.out, "\n".join(lines).encode())
     print(f"wrote {args.out}")
 
 

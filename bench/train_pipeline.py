@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.common import machine_info
+from bench.common import machine_info, write_json
 from training.config import TrainConfig
 from training.data import augment, pipeline
 from training.data.ingest import load_dataset, stratified_subset
@@ -136,7 +136,7 @@ def main() -> None:
           f"with separate Keras layers: {result['pipeline_overhead_separate_keras_layers']:+.1%}; in CPU time: "
           f"{result['pipeline_cpu_overhead']:+.1%} and {result['pipeline_cpu_overhead_separate_keras_layers']:+.1%}")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":
