@@ -99,7 +99,9 @@ class TrainConfig:
     learning_rate_finetune: float = setting(1e-4, "phase 2 Adam learning rate", "--lr-finetune")
     unfreeze_layers: int = setting(0, "phase 2: trainable backbone layers from the top, BatchNorm kept frozen; 0 = all")
     # 0.12 and 0: a run with 0.2 and 10 (2026-11-28) moved less under bench.acquisition_shift's shifts but ranked
-    # worse on validation (calibrated ROC-AUC 0.887, PR-AUC 0.695, seven-class balanced accuracy 0.557)
+    # worse on validation (calibrated ROC-AUC 0.887, PR-AUC 0.695, seven-class balanced accuracy 0.557); with
+    # colour constancy, --sensor-noise 8 alone (run of 2026-12-07, best validation PR-AUC 0.715 in its 11th epoch)
+    # scored, calibrated, ROC-AUC 0.905, PR-AUC 0.724, balanced accuracy 0.613 (2.2.0: 0.898, 0.733, 0.616)
     colour_gain: float = setting(CHANNEL_GAIN, "train augmentation: each of R, G and B scaled by 1 +- this "
                                                "(another dermatoscope's white balance)", parse=gain_range)
     sensor_noise: float = setting(SENSOR_NOISE, "train augmentation: Gaussian noise per image, its standard "
