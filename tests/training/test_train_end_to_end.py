@@ -31,7 +31,7 @@ def trained(ham10000_dir, tmp_path_factory):
     return output
 
 
-def test_training_writes_a_complete_consistent_bundle(trained):
+def test_training_writes_a_complete_consistent_bundle(trained, ham10000_dir):
     contract = read_contract(trained)  # verifies every listed file's sha256
     written = {path.name for path in trained.iterdir() if path.is_file()} - {BundleFiles.CONTRACT}
     assert set(contract.files) == written, "the contract hashes every file the run wrote"
@@ -47,6 +47,10 @@ def test_training_writes_a_complete_consistent_bundle(trained):
         assert (trained / plot).stat().st_size > 1000
     manifest = pd.read_csv(trained / BundleFiles.SPLIT_MANIFEST)
     assert manifest.groupby("lesion_id")["split"].nunique().max() == 1
+    listed = pd.read_csv(ham10000_dir / "HAM10000_metadata.csv")["image_id"]
+    position = dict(zip(listed, range(len(listed)), strict=True))
+    # the metadata's order, which evaluate and the refreshes score in: their batches match the export's
+    assert manifest["image_id"].map(position).is_monotonic_increasing
     assert not list(trained.glob(".*partial*"))
     card = (trained / "MODEL_CARD.md").read_text()
     assert "Decision support, not a diagnosis" in card and "CC BY-NC 4.0" in card

@@ -93,3 +93,12 @@ def test_stratified_subset_keeps_the_label_balance():
     subset = stratified_subset(table, 100, seed=0)
     assert len(subset) == 100
     assert subset["label"].sum() == 20
+
+
+def test_stratified_subset_keeps_the_table_order():
+    # a quick run must score its test split in the order evaluate and reevaluate read it from the metadata
+    table = pd.DataFrame({"image_id": [f"ISIC_{i:03d}" for i in reversed(range(1000))],
+                          "label": [1] * 200 + [0] * 800})
+    subset = stratified_subset(table, 100, seed=0)
+    position = {image_id: index for index, image_id in enumerate(table["image_id"])}
+    assert subset["image_id"].map(position).is_monotonic_increasing
