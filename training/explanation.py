@@ -17,6 +17,10 @@ from training.model.explainer import LayerCam
 
 DISPLAY_PERCENTILE = 95.0
 EMPTY_FRACTION = 0.05  # of the display scale
+# The explained score is a log-odds of order 1 (the shipped model's display scale is about 1.1), and float32
+# kernels differ on it by about 1e-6. A model whose map peaks stay below 1e-4 log-odds (one barely trained, or
+# blind to the image) has maps of rounding noise: they are shown as empty and compared as equal, not magnified.
+SIGNAL_FLOOR = 1e-4
 BATCH = 32
 
 
@@ -41,7 +45,7 @@ def explanation_spec(classifier: keras.Model, layer: str, images: np.ndarray,
     maps = predicted_maps(classifier, layer, images, cancerous)
     peaks = maps.reshape(len(maps), -1).max(axis=1)
     scale = float(np.percentile(peaks, DISPLAY_PERCENTILE))
-    if not scale > 0:
-        scale = 1.0  # a model whose maps are all zero: nothing will be drawn, and the empty message shows
+    if not scale >= SIGNAL_FLOOR:
+        scale = 1.0  # maps with no signal: on a log-odds scale of 1 nothing is drawn, and the empty message shows
     return ExplanationSpec(layer=layer, grid=int(maps.shape[1]), display_scale=scale,
                            empty_below=EMPTY_FRACTION * scale)

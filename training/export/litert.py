@@ -19,6 +19,7 @@ import tensorflow as tf
 from contract.schema import LiteRTSignature as Sig
 from contract.schema import ModelLayers
 from training.errors import ExportMismatch
+from training.explanation import SIGNAL_FLOOR
 from training.model.explainer import LayerCam
 
 VERIFY_IMAGES = 16  # validation images the export is checked on
@@ -26,7 +27,7 @@ TOLERANCE = 1e-3  # largest |probability difference| to the Keras model on the v
 # The maps go through relu(gradient) x activation sums whose float32 accumulation order differs between
 # XNNPACK and TensorFlow (about 0.15 % of the largest value on validation images); 1 % of it, about 2.5 of
 # the overlay's 256 colour levels, is where a difference would start to show.
-MAP_TOLERANCE = 1e-2
+MAP_TOLERANCE = 1e-2  # relative to the largest map value, or to SIGNAL_FLOOR for maps of rounding noise
 
 
 def convert(classifier: keras.Model, explanation_layer: str) -> bytes:
@@ -66,12 +67,12 @@ def verify(flatbuffer: bytes, classifier: keras.Model, explanation_layer: str, i
     reference = LayerCam(classifier, explanation_layer)(tf.constant(batch))
     gaps = {
         "probabilities": _gap([r[Sig.PROBABILITIES] for r in litert], reference["probabilities"]),
-        "features_relative": _gap([r[Sig.FEATURES] for r in litert], reference["features"], relative=True),
+        "features_relative": _gap([r[Sig.FEATURES] for r in litert], reference["features"], floor=1e-12),
         "explain_probabilities": _gap([m[Sig.PROBABILITIES] for m in maps], reference["probabilities"]),
         "cam_cancerous_relative": _gap([m[Sig.CAM_CANCEROUS] for m in maps], reference["cam_cancerous"],
-                                       relative=True),
+                                       floor=SIGNAL_FLOOR),
         "cam_non_cancerous_relative": _gap([m[Sig.CAM_NON_CANCEROUS] for m in maps], reference["cam_non_cancerous"],
-                                           relative=True),
+                                           floor=SIGNAL_FLOOR),
     }
     limits = {name: MAP_TOLERANCE if name.startswith("cam_") else TOLERANCE for name in gaps}
     if not all(gap <= limits[name] for name, gap in gaps.items()):  # also refuses NaN
@@ -79,10 +80,12 @@ def verify(flatbuffer: bytes, classifier: keras.Model, explanation_layer: str, i
     return gaps
 
 
-def _gap(litert: list[np.ndarray], reference: tf.Tensor, *, relative: bool = False) -> float:
+def _gap(litert: list[np.ndarray], reference: tf.Tensor, *, floor: float | None = None) -> float:
+    """The largest |difference|; with a floor, relative to the reference's largest value, or to the floor if that
+    is larger (a difference within rounding noise of nothing is not a disagreement)."""
     found, expected = np.concatenate(litert), np.asarray(reference)
     gap = float(np.max(np.abs(found - expected)))
-    return gap / max(float(np.max(np.abs(expected))), 1e-12) if relative else gap
+    return gap if floor is None else gap / max(float(np.max(np.abs(expected))), floor)
 
 
 def write_to(path: Path, flatbuffer: bytes) -> Path:

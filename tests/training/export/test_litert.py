@@ -7,7 +7,8 @@ import pytest
 from contract.schema import LiteRTSignature as Sig
 from tests.bundle_factory import randomise_head, synthetic_images
 from training.errors import ExportMismatch
-from training.export.litert import convert, verify
+from training.explanation import SIGNAL_FLOOR
+from training.export.litert import MAP_TOLERANCE, _gap, convert, verify
 from training.model.classifier import build_classifier
 
 LAYER = "block5c_add"
@@ -54,3 +55,11 @@ def test_it_agrees_with_the_keras_model(models, flatbuffer):
 def test_an_export_of_another_model_is_refused(models, flatbuffer):
     with pytest.raises(ExportMismatch, match="disagrees"):
         verify(flatbuffer, models[1], LAYER, synthetic_images(4, 64, seed=3).astype(np.float32))
+
+
+def test_maps_are_compared_relative_to_their_peak_or_to_the_signal_floor():
+    reference = np.full((2, 3, 3), 7e-13, dtype=np.float32)  # a barely trained model: maps of rounding noise
+    noisy = [reference * 1.03]  # 3 % apart, as two float32 kernels can be on them
+    assert _gap(noisy, reference, floor=SIGNAL_FLOOR) < MAP_TOLERANCE
+    real = np.full((2, 3, 3), 1.1, dtype=np.float32)  # the shipped model's display scale
+    assert _gap([real * 1.03], real, floor=SIGNAL_FLOOR) == pytest.approx(0.03, rel=1e-4)
