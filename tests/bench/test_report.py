@@ -61,6 +61,14 @@ def test_fuzz_count_is_read_from_new_and_older_results():
     assert "entries: 12;" in "\n".join(report.fuzz_section({**base, "operations": 12}))
 
 
+@pytest.mark.parametrize(("failures", "expected"), [(0, "**met**"), (None, "not measured")])
+def test_fuzz_goals_are_not_met_by_a_run_that_wrote_no_report(failures, expected):
+    fuzz = {"failures": failures, "unexpected_failures": {}, "known_failures": {}, "server_error_log_lines": 0,
+            "server_alive_at_end": True}
+    rows = [line for line in report.goals_section({"fuzz": fuzz}) if line.startswith("| fuzz:")]
+    assert len(rows) == 2 and all(line.endswith(f"| {expected} |") for line in rows)
+
+
 def test_report_from_a_single_older_result_without_a_bundle_or_machine(tmp_path, monkeypatch):
     results = tmp_path / "results"
     results.mkdir()
