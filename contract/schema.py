@@ -101,7 +101,8 @@ class ExplanationSpec(_Frozen):
     grid: int = Field(ge=1, description="Side of the raw map (12 at 192 px for a stride-16 layer).")
     score: str = "log(P(cancerous) / P(non-cancerous)) for the cancerous map, its negative for the other"
     display_scale: float = Field(gt=0, description="Raw value drawn at full colour: the validation split's "
-                                                   "95th percentile of map peaks.")
+                                                   "95th percentile of map peaks, or 1 where those peaks are rounding "
+                                                   "noise (below training's signal floor): shown as empty.")
     empty_below: float = Field(ge=0, description="A map whose peak is below this shows 'no region stood out': "
                                                  "5 % of display_scale.")
 

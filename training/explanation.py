@@ -46,6 +46,8 @@ def explanation_spec(classifier: keras.Model, layer: str, images: np.ndarray,
     peaks = maps.reshape(len(maps), -1).max(axis=1)
     scale = float(np.percentile(peaks, DISPLAY_PERCENTILE))
     if not scale >= SIGNAL_FLOOR:
+        print(f"warning: the validation maps peak at {scale:.2g} log-odds, below the {SIGNAL_FLOOR:g} signal floor: "
+              "every map will show as empty (is the model trained?)")
         scale = 1.0  # maps with no signal: on a log-odds scale of 1 nothing is drawn, and the empty message shows
     return ExplanationSpec(layer=layer, grid=int(maps.shape[1]), display_scale=scale,
                            empty_below=EMPTY_FRACTION * scale)

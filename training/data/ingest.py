@@ -98,4 +98,4 @@ def stratified_subset(table: pd.DataFrame, limit: int | None, seed: int) -> pd.D
         return table
     fraction = limit / len(table)
     subset = table.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
-    return subset.sort_index().reset_index(drop=True)
+    return table[table.index.isin(subset.index)].reset_index(drop=True)

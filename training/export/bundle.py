@@ -74,8 +74,8 @@ def save_keras_model(model: keras.Model, path: Path) -> Path:
 
 
 def write_split_manifest(table: pd.DataFrame, path: Path) -> Path:
-    """The split of every image, in the order training scored them: `evaluate --metadata` on this file then
-    batches the test split exactly as the export did, and reproduces its numbers to the last digit."""
+    """The split of every image, in the order training scored them (earlier bundles, the shipped 2.2.0
+    among them, sorted it by image id): `evaluate --metadata` on this file batches the test split as the export did."""
     columns = ["image_id", "lesion_id", "dx", "label", "split"]
     return write_bytes_atomically(path, table[columns].to_csv(index=False).encode())
 
